@@ -1,0 +1,51 @@
+# Atrium: `make run` to try it, `make test` to check it, `make bench B=name` to measure it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PGPORT ?= 54329
+export REDIS_PORT ?= 6390
+# DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
+SERVICES := PY=$(PY) deploy/local/services.sh
+
+.PHONY: install run test lint format bench services stop-services lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+services: install
+	@$(SERVICES) start
+
+stop-services:
+	@$(SERVICES) stop
+
+run: services
+	DJANGO_DEBUG=1 SITE_PORT=$(PORT) PORT=$(PORT) deploy/local/run-dev.sh
+
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: services lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# `make bench` runs every benchmark; `make bench B=provisioning` runs one.
+bench: services
+	@if [ -n "$(B)" ]; then $(PY) bench/run.py $(B); else $(PY) bench/run.py --all; fi
+
+lock: install
+	$(VENV)/bin/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url \
+	  --no-emit-find-links --output-file requirements.lock pyproject.toml
+
+clean: stop-services
+	rm -rf var $(VENV)

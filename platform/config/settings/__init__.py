@@ -1,0 +1,1 @@
+"""Settings packages: ``base`` reads the environment; ``test`` tunes it for the suite."""

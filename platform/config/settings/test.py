@@ -1,0 +1,28 @@
+"""Settings for the test suite: real PostgreSQL and Redis, in-memory email, fast hashing."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SITE_SCHEME", "http")
+
+from .base import *  # noqa: F403
+from .base import CACHES, REDIS_URL
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Separate Redis database so a test run never touches a dev server's keys.
+_TEST_REDIS = os.environ.get("TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15")
+for _alias in CACHES:
+    CACHES[_alias]["LOCATION"] = _TEST_REDIS
+CELERY_BROKER_URL = _TEST_REDIS
+CELERY_TASK_ALWAYS_EAGER = True
+TENANT_SPARE_POOL_SIZE = 2

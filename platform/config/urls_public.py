@@ -1,0 +1,13 @@
+"""URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace."""
+
+from django.urls import path
+
+from tenants import views
+
+handler404 = "tenants.views.not_found"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("signup/", views.signup, name="signup"),
+    path("find-workspace/", views.find_workspace, name="find_workspace"),
+]

@@ -1,0 +1,7 @@
+"""URLs of a workspace (<slug>.BASE_DOMAIN)."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+]

@@ -1,0 +1,94 @@
+"""The pool of spare schemas: pre-migrated schemas waiting to become a tenant's.
+
+A signup claims one with ``SELECT … FOR UPDATE SKIP LOCKED`` and renames it
+(``ALTER SCHEMA … RENAME``, a catalogue update that takes a millisecond), so
+signup time does not grow with the number of migrations or of tenants. The
+fleet migration executor migrates spares along with every tenant schema and
+refreshes their fingerprint; a spare with a stale fingerprint is never claimed.
+"""
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from . import schemas
+from .models import SpareSchema
+
+logger = logging.getLogger(__name__)
+
+# Serialises refills across workers so the pool does not overshoot its size.
+_REFILL_LOCK_ID = 0x41545249  # "ATRI"
+
+
+def claim_spare_into(schema_name: str) -> bool:
+    """Rename a spare schema to ``schema_name``; False when no fresh spare is left.
+
+    Must run inside the caller's transaction: if that rolls back, the rename
+    does too and the spare returns to the pool.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("claim_spare_into() must run inside transaction.atomic().")
+    spare = (
+        SpareSchema.objects.select_for_update(skip_locked=True)
+        .filter(fingerprint=schemas.current_fingerprint())
+        .order_by("id")
+        .first()
+    )
+    if spare is None:
+        return False
+    schemas.rename_schema(spare.schema_name, schema_name)
+    spare.delete()
+    return True
+
+
+def make_spare() -> str:
+    """Create, migrate and register one spare schema, all or nothing."""
+    name = f"spare_{uuid.uuid4().hex[:16]}"
+    with transaction.atomic():
+        schemas.create_schema(name)
+        schemas.migrate_schema(name)
+        SpareSchema.objects.create(schema_name=name, fingerprint=schemas.current_fingerprint())
+    return name
+
+
+def discard_stale_spares() -> int:
+    """Drop spares that the fleet migrations have not brought up to date."""
+    dropped = 0
+    for spare in SpareSchema.objects.exclude(fingerprint=schemas.current_fingerprint()):
+        with transaction.atomic():
+            schemas.drop_schema(spare.schema_name)
+            spare.delete()
+        dropped += 1
+    return dropped
+
+
+def refill(size: int | None = None) -> int:
+    """Top the pool up to ``size`` fresh spares; returns how many were made.
+
+    Returns 0 at once when another process is already refilling.
+    """
+    size = settings.TENANT_SPARE_POOL_SIZE if size is None else size
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_REFILL_LOCK_ID])
+        if not cursor.fetchone()[0]:
+            return 0
+    try:
+        discard_stale_spares()
+        made = 0
+        fresh = SpareSchema.objects.filter(fingerprint=schemas.current_fingerprint()).count()
+        while fresh + made < size:
+            make_spare()
+            made += 1
+        if made:
+            logger.info("spare schema pool: made %d, now %d", made, fresh + made)
+        return made
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_REFILL_LOCK_ID])
+
+
+def fresh_spare_count() -> int:
+    return SpareSchema.objects.filter(fingerprint=schemas.current_fingerprint()).count()

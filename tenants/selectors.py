@@ -1,0 +1,59 @@
+"""Read functions for tenants."""
+
+from django.conf import settings
+from django.db import connection
+
+from . import schemas
+from .models import Tenant
+
+
+def workspace_host(slug: str) -> str:
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+def site_url(host: str, path: str = "/") -> str:
+    """An absolute URL on one of our hosts, with the configured scheme and port."""
+    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
+    return f"{settings.SITE_SCHEME}://{host}{port}{path}"
+
+
+def workspace_url(slug: str, path: str = "/") -> str:
+    return site_url(workspace_host(slug), path)
+
+
+def public_url(path: str = "/") -> str:
+    return site_url(settings.BASE_DOMAIN, path)
+
+
+def tenant_for_slug(slug: str) -> Tenant | None:
+    return Tenant.objects.filter(slug=slug).first()
+
+
+def active_tenants():
+    return Tenant.objects.filter(state=Tenant.State.ACTIVE)
+
+
+def workspaces_for_email(email: str) -> list[Tenant]:
+    """Active workspaces where ``email`` has an active account.
+
+    One UNION ALL query per batch of schemas rather than one query per tenant.
+    """
+    email = email.strip().lower()
+    tenants = {t.schema_name: t for t in active_tenants()}
+    found: list[Tenant] = []
+    names = sorted(tenants)
+    batch = 200
+    for start in range(0, len(names), batch):
+        part = names[start : start + batch]
+        sql = " UNION ALL ".join(
+            f"SELECT %s FROM {schemas.quote(name)}.accounts_user "  # noqa: S608 - names checked
+            "WHERE email = %s AND is_active"
+            for name in part
+        )
+        params: list[str] = []
+        for name in part:
+            params += [name, email]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found += [tenants[row[0]] for row in cursor.fetchall()]
+    return sorted(found, key=lambda t: t.name.lower())
