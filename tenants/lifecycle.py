@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+import audit.services as audit
+
 from . import routing
 from .models import Tenant
 
@@ -17,6 +19,14 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+ACTION_NAMES = {
+    S.ACTIVE: "activated",
+    S.SUSPENDED: "suspended",
+    S.SCHEDULED_FOR_DELETION: "deletion_scheduled",
+    S.DELETED: "deleted",
+}
+
+
 def transition(tenant: Tenant, to: str) -> Tenant:
     """Move ``tenant`` to state ``to`` if the state machine allows it."""
     with transaction.atomic():
@@ -26,8 +36,15 @@ def transition(tenant: Tenant, to: str) -> Tenant:
                 _("A workspace cannot go from %(from)s to %(to)s.")
                 % {"from": locked.get_state_display(), "to": S(to).label}
             )
+        before = locked.state
         locked.state = to
         locked.save(update_fields=["state", "updated_at"])
+        audit.record(
+            f"tenant.{ACTION_NAMES.get(to, 'state_changed')}",
+            target=locked,
+            tenant=locked,
+            changes={"state": {"before": before, "after": to}},
+        )
         transaction.on_commit(lambda: routing.forget_tenant(locked))
     tenant.state = locked.state
     return locked

@@ -19,7 +19,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
+import audit.services as audit
 from accounts.services import create_owner
+from audit import context as audit_context
 
 from . import pool, routing, schemas
 from .models import Domain, Tenant
@@ -110,6 +112,14 @@ def create_workspace(
         owner = _create_owner(tenant, owner_email, owner_name, owner_password_hash)
         tenant.state = Tenant.State.ACTIVE
         tenant.save(update_fields=["state", "updated_at"])
+        # The new owner is the actor: signup happens before anyone is signed in.
+        with audit_context.bind(actor=audit_context.Actor("user", str(owner.pk), owner.email)):
+            audit.record(
+                "tenant.created",
+                target=tenant,
+                tenant=tenant,
+                changes={"name": name, "slug": slug, "owner_email": owner_email, "via": path},
+            )
         transaction.on_commit(lambda: routing.forget_host(workspace_host(slug)))
         transaction.on_commit(_request_pool_refill)
     return ProvisionedWorkspace(
