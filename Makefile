@@ -39,9 +39,11 @@ format: install
 test: services lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# `make bench` runs every benchmark; `make bench B=provisioning` runs one.
+# `make bench` runs every benchmark; `make bench B=provisioning` runs bench/provisioning.py.
+# Each prints its figures and, last, one JSON line.
+BENCHES := $(if $(B),$(B),$(basename $(notdir $(wildcard bench/[a-z]*.py))))
 bench: services
-	@if [ -n "$(B)" ]; then $(PY) bench/run.py $(B); else $(PY) bench/run.py --all; fi
+	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py; done
 
 lock: install
 	$(VENV)/bin/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url \

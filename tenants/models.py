@@ -19,6 +19,9 @@ class Tenant(TenantMixin):
     slug = models.SlugField(_("workspace address"), max_length=40, unique=True)
     state = models.CharField(max_length=32, choices=State.choices, default=State.PROVISIONING)
     owner_email = models.EmailField(_("owner email"))
+    plan = models.ForeignKey(
+        "billing.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="tenants"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -22,6 +22,7 @@ from django_tenants.utils import schema_context
 import audit.services as audit
 from accounts.services import create_owner
 from audit import context as audit_context
+from billing.selectors import default_plan
 
 from . import pool, routing, schemas
 from .models import Domain, Tenant
@@ -102,7 +103,7 @@ def create_workspace(
             with transaction.atomic():
                 tenant = Tenant.objects.create(
                     name=name, slug=slug, schema_name=schema_name, owner_email=owner_email,
-                    state=Tenant.State.PROVISIONING,
+                    state=Tenant.State.PROVISIONING, plan=default_plan(),
                 )  # fmt: skip
         except IntegrityError as error:
             # Lost a race with a concurrent signup for the same address.

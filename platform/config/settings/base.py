@@ -59,6 +59,7 @@ TENANT_ROUTING_LOCAL_TTL = float(env("TENANT_ROUTING_LOCAL_TTL", "5"))
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "billing",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

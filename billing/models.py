@@ -1,0 +1,19 @@
+"""Plans live in the public schema; a tenant points at one."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Plan(models.Model):
+    code = models.SlugField(unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    max_staff = models.PositiveIntegerField(_("active staff (seats)"))
+    storage_quota_bytes = models.BigIntegerField(_("storage quota in bytes"))
+    max_upload_bytes = models.BigIntegerField(_("largest file in bytes"))
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["max_staff"]
+
+    def __str__(self) -> str:
+        return self.name
