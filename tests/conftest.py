@@ -1,12 +1,15 @@
 """Suite-wide fixtures: a real PostgreSQL test database with a spare-schema pool and
 two workspaces (alpha, beta) made once per session, and clients bound to their hosts."""
 
+import importlib
+
 import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
+from pytest_django.plugin import blocking_manager_key
 
 from tenants import pool, routing
 from tenants.models import Tenant
@@ -20,21 +23,54 @@ WORKSPACES = {
 }
 
 
+def ensure_baseline() -> None:
+    """Plans, the two workspaces and a full spare pool, (re)made where missing.
+
+    Tests that need real commits (``transactional_db``, ``live_server``) end
+    with Django flushing every public table, which also removes the plans of a
+    data migration and the rows of the session's workspaces; this puts them back.
+    """
+    from django.apps import apps as django_apps
+
+    from billing.models import Plan
+    from tenants import schemas
+    from tenants.models import SpareSchema
+
+    connection.set_schema_to_public()
+    if not Plan.objects.exists():
+        importlib.import_module("billing.migrations.0002_default_plans").create_plans(
+            django_apps, None
+        )
+    # Spare and tenant schemas whose rows were flushed are orphans: drop them.
+    known = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    known |= set(Tenant.objects.values_list("schema_name", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'spare\\_%%' "
+            "OR nspname LIKE 't\\_%%'"
+        )
+        orphans = [row[0] for row in cursor.fetchall() if row[0] not in known]
+    for name in orphans:
+        schemas.drop_schema(name)
+    pool.refill(settings.TENANT_SPARE_POOL_SIZE)
+    for slug, data in WORKSPACES.items():
+        if not Tenant.objects.filter(slug=slug).exists():
+            schemas.drop_schema(f"t_{slug}")
+            provision_tenant(
+                slug=slug,
+                name=data["name"],
+                owner_email=data["owner_email"],
+                owner_password=PASSWORD,
+                owner_name=f"{data['name']} Owner",
+            )
+    # The suite's own signups come from this pool; keep it full.
+    pool.refill(settings.TENANT_SPARE_POOL_SIZE)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        pool.refill(settings.TENANT_SPARE_POOL_SIZE)
-        for slug, data in WORKSPACES.items():
-            if not Tenant.objects.filter(slug=slug).exists():
-                provision_tenant(
-                    slug=slug,
-                    name=data["name"],
-                    owner_email=data["owner_email"],
-                    owner_password=PASSWORD,
-                    owner_name=f"{data['name']} Owner",
-                )
-        # The suite's own signups come from this pool; keep it full.
-        pool.refill(settings.TENANT_SPARE_POOL_SIZE)
+        ensure_baseline()
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +82,22 @@ def _isolated_state():
     yield
     connection.set_schema_to_public()
     routing.clear_local()
+
+
+def _committed_for_real(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    return transactional or bool({"transactional_db", "live_server"} & set(item.fixturenames))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a test that committed for real, and after Django's flush that ends
+    it, restore the baseline (a hook, because fixture teardown runs before the flush)."""
+    yield
+    if _committed_for_real(item):
+        with item.config.stash[blocking_manager_key].unblock():
+            ensure_baseline()
 
 
 @pytest.fixture
@@ -68,7 +120,7 @@ def client_for(tenant: Tenant | None) -> Client:
 
 
 @pytest.fixture
-def public_client() -> Client:
+def public_client(db) -> Client:
     return client_for(None)
 
 
