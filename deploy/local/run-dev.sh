@@ -9,10 +9,15 @@ PORT="${PORT:-8000}"
 
 cleanup() {
   trap - INT TERM EXIT
-  [ -n "${WORKER_PID:-}" ] && kill "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null
+  set +e
+  if [ -n "${WORKER_PID:-}" ]; then
+    kill -TERM "$WORKER_PID" 2>/dev/null
+    wait "$WORKER_PID" 2>/dev/null
+  fi
   PY=$PY deploy/local/services.sh stop
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 0' INT TERM
 
 $PY manage.py migrate_schemas --noinput -v 0
 $PY manage.py refill_spare_pool
