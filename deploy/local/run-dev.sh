@@ -10,10 +10,8 @@ PORT="${PORT:-8000}"
 cleanup() {
   trap - INT TERM EXIT
   set +e
-  if [ -n "${WORKER_PID:-}" ]; then
-    kill -TERM "$WORKER_PID" 2>/dev/null
-    wait "$WORKER_PID" 2>/dev/null
-  fi
+  for pid in ${WEB_PID:-} ${WORKER_PID:-}; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in ${WEB_PID:-} ${WORKER_PID:-}; do wait "$pid" 2>/dev/null; done
   PY=$PY deploy/local/services.sh stop
 }
 trap cleanup EXIT
@@ -29,4 +27,8 @@ echo
 echo "  Public site: http://localhost:$PORT/"
 echo "  Demo workspace: http://demo.localhost:$PORT/   (Ctrl-C stops everything)"
 echo
-$PY manage.py runserver "127.0.0.1:$PORT"
+# In the background, so that a signal reaches the trap at once rather than
+# after the server exits; whichever process ends first ends the session.
+$PY manage.py runserver "127.0.0.1:$PORT" &
+WEB_PID=$!
+wait -n
