@@ -235,11 +235,10 @@ LOGGING = {
 
 SENTRY_DSN = env("SENTRY_DSN")
 if SENTRY_DSN:
-    import sentry_sdk
+    from config.sentry import init_sentry
 
-    sentry_sdk.init(
+    init_sentry(
         dsn=SENTRY_DSN,
-        send_default_pii=False,
         environment=env("SENTRY_ENVIRONMENT", "production"),
         traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )

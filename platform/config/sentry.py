@@ -1,0 +1,36 @@
+"""Error reporting with sentry-sdk, scrubbed so that secrets never leave the process."""
+
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.scrubber import DEFAULT_DENYLIST
+
+# Our own names for secrets, on top of sentry-sdk's defaults (password, token, ...).
+ATRIUM_DENYLIST = [
+    "owner_password", "new_password1", "new_password2", "old_password", "password_hash",
+    "atrium_session", "atrium_csrf", "csrfmiddlewaretoken", "otp_token", "recovery_code",
+    "client_secret", "access_token", "refresh_token", "signature", "stripe_signature",
+    "webhook_secret", "secret_key", "hmac_key",
+]  # fmt: skip
+
+
+def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, **extra: Any) -> None:
+    secrets = {"mode": "denylist", "terms": DEFAULT_DENYLIST + ATRIUM_DENYLIST}
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        traces_sample_rate=traces_sample_rate,
+        data_collection={
+            "user_info": False,  # no emails or ip addresses
+            "http_bodies": [],  # bodies hold passwords and documents
+            "cookies": {"mode": "off"},
+            "http_headers": {"request": secrets},
+            "url_query_params": secrets,
+            "stack_frame_variables": secrets,
+            "database_query_data": False,
+        },
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        **extra,
+    )
