@@ -9,6 +9,7 @@ restore deleted documents.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -187,13 +188,25 @@ def document_scan(*, document_id, scanner: scanning.Scanner | None = None) -> Sc
             document.id, scanning.ScanResult.unavailable("quarantined file is missing")
         )
     scanner = scanner or scanning.get_scanner()
+    started = time.monotonic()
     try:
         with store.open_stream(quarantine, document.quarantine_key) as stream:
             result = scanner.scan(stream)
     except OSError as exc:  # storage unreachable: same as scanner down, try again later
         result = scanning.ScanResult.unavailable(f"quarantine storage: {exc}")
+    scan_s = time.monotonic() - started
+    log.info(
+        "scanned document %s: %s, %d bytes in %.3fs (%.1f MB/s)",
+        document.id,
+        result.verdict,
+        document.size,
+        scan_s,
+        document.size / 1048576 / max(scan_s, 1e-6),
+    )
     if result.is_clean:
+        started = time.monotonic()
         store.move(quarantine, document.quarantine_key, documents, final_key)
+        log.info("stored document %s in %.3fs", document.id, time.monotonic() - started)
         return _record_clean(document.id, final_key)
     if result.retryable:
         return _record_scan_failure(document.id, result)

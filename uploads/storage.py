@@ -44,7 +44,13 @@ def save_stream(storage: Storage, key: str, stream: BinaryIO) -> None:
     stream.seek(0)
     if is_s3(storage):
         obj = storage.bucket.Object(storage._normalize_name(key))
-        obj.upload_fileobj(stream, Config=storage.transfer_config)
+        path = getattr(stream, "temporary_file_path", None)
+        if path:
+            # From a path, s3transfer reads each part from disk when it sends it; from a
+            # file object it may read many parts ahead into memory.
+            obj.upload_file(path(), Config=storage.transfer_config)
+        else:
+            obj.upload_fileobj(stream, Config=storage.transfer_config)
         return
     saved = storage.save(key, File(stream))
     if saved != key:  # FileSystemStorage renames on collision; ours never collide
