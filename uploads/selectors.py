@@ -1,0 +1,77 @@
+"""Read functions for documents (current tenant schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+from django_tenants.utils import get_tenant_model
+
+from billing.selectors import plan_for
+
+from .models import Document
+
+# States whose bytes are stored (quarantine or documents storage) and count against quota.
+STORED_STATES = (
+    Document.State.QUARANTINED,
+    Document.State.SCANNING,
+    Document.State.AVAILABLE,
+    Document.State.DELETED,
+)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_file_bytes: int
+    quota_bytes: int
+    used_bytes: int
+
+    @property
+    def quota_left_bytes(self) -> int:
+        return max(0, self.quota_bytes - self.used_bytes)
+
+
+def storage_used_bytes() -> int:
+    """Bytes the current tenant stores, including deleted documents not yet purged."""
+    total = Document.objects.filter(state__in=STORED_STATES).aggregate(total=Sum("size"))
+    return total["total"] or 0
+
+
+def upload_limits(*, tenant) -> UploadLimits:
+    """The plan's per-file maximum (capped by the scanner's limit) and the quota.
+
+    The plan is read from the database, not from the (cached) request tenant, so a
+    plan change applies to the very next upload."""
+    plan = plan_for(get_tenant_model().objects.only("plan").get(pk=tenant.pk))
+    return UploadLimits(
+        max_file_bytes=min(plan.max_upload_bytes, settings.UPLOADS_SCANNER_MAX_BYTES),
+        quota_bytes=plan.storage_quota_bytes,
+        used_bytes=storage_used_bytes(),
+    )
+
+
+def visible_documents() -> QuerySet[Document]:
+    """Documents on the documents page: everything not deleted."""
+    return Document.objects.exclude(state=Document.State.DELETED).select_related("uploaded_by")
+
+
+def recently_deleted() -> QuerySet[Document]:
+    """Deleted documents still within the restore window."""
+    cutoff = timezone.now() - timedelta(days=settings.UPLOADS_RESTORE_DAYS)
+    return Document.objects.filter(state=Document.State.DELETED, deleted_at__gte=cutoff).order_by(
+        "-deleted_at"
+    )
+
+
+def blocked_documents() -> QuerySet[Document]:
+    """Blocked uploads, newest first: the admins' in-app notice."""
+    return Document.objects.filter(state=Document.State.BLOCKED).select_related("uploaded_by")
+
+
+def restore_deadline(document: Document):
+    if document.deleted_at is None:
+        return None
+    return document.deleted_at + timedelta(days=settings.UPLOADS_RESTORE_DAYS)

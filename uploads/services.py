@@ -1,0 +1,452 @@
+"""The documents module's write API. Each function checks permission, makes its change
+and records the audit event in one ``transaction.atomic()``; views and tasks call these.
+
+Who may do what: any active member of the workspace uploads and downloads; the
+uploader, owners and admins rename and delete a document; only owners and admins
+restore deleted documents.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+
+import audit.services as audit
+from accounts.models import User
+
+from . import scanning, sniffing
+from . import storage as store
+from .handlers import SpooledUpload
+from .models import Document
+from .selectors import recently_deleted, upload_limits
+
+log = logging.getLogger(__name__)
+State = Document.State
+ADMIN_ROLES = frozenset({User.Role.OWNER, User.Role.ADMIN})
+
+
+class DocumentNotAvailable(Exception):
+    """The document exists but cannot be downloaded (not scanned clean, or deleted)."""
+
+
+class UploadRejected(ValidationError):
+    """Over the per-file limit or the tenant's quota."""
+
+
+# --- permissions ----------------------------------------------------------------
+
+
+def _require_member(actor: User | None) -> User:
+    # Users are per schema, so a user of this schema is a member of this workspace.
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied(_("Sign in to your workspace first."))
+    if actor.role not in User.Role.values:
+        raise PermissionDenied(_("You have no role in this workspace."))
+    return actor
+
+
+def is_workspace_admin(actor: User | None) -> bool:
+    return bool(actor and actor.is_active and actor.role in ADMIN_ROLES)
+
+
+def can_manage(actor: User | None, document: Document) -> bool:
+    """Rename and delete: the uploader, or an owner or admin."""
+    if actor is None or not actor.is_active:
+        return False
+    return is_workspace_admin(actor) or document.uploaded_by_id == actor.pk
+
+
+def _locked(document_id) -> Document:
+    return Document.objects.select_for_update().get(pk=document_id)
+
+
+# --- upload ---------------------------------------------------------------------
+
+
+def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
+    """Put a received file in quarantine and queue its scan. Never the final place."""
+    _require_member(actor)
+    size = upload.size
+    limits = upload_limits(tenant=tenant)
+    if size > limits.max_file_bytes:
+        raise UploadRejected(
+            _("“%(name)s” is larger than the limit of %(limit)s per file.")
+            % {"name": upload.name, "limit": filesizeformat(limits.max_file_bytes)}
+        )
+    document = Document(
+        name=sniffing.sanitize_filename(upload.name),
+        size=size,
+        content_type=sniffing.sniff_content_type(upload.temporary_file_path()),
+        sha256=upload.sha256,
+        state=State.QUARANTINED,
+        uploaded_by=actor,
+    )
+    schema = connection.schema_name
+    document.quarantine_key = store.quarantine_key(schema, document.id)
+    quarantine = store.quarantine_storage()
+    # The bytes go to quarantine before the row exists; on any failure below they
+    # are removed again, so no object is left without its row.
+    store.save_stream(quarantine, document.quarantine_key, upload)
+    try:
+        with transaction.atomic():
+            # One upload at a time per tenant past this point, so two concurrent
+            # uploads cannot both fit in the same remaining quota.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"quota:{schema}"])
+            limits = upload_limits(tenant=tenant)
+            if size > limits.quota_left_bytes:
+                raise UploadRejected(
+                    _("Uploading “%(name)s” would exceed your workspace's storage quota.")
+                    % {"name": upload.name}
+                )
+            document.save(force_insert=True)
+            audit.record(
+                "document.uploaded",
+                target=document,
+                changes={
+                    "name": document.name,
+                    "size": size,
+                    "content_type": document.content_type,
+                    "client_content_type": upload.content_type,
+                    "sha256": document.sha256,
+                },
+            )
+            transaction.on_commit(lambda: _queue_scan(schema, document.id))
+    except BaseException:
+        store.delete(quarantine, document.quarantine_key)
+        raise
+    return document
+
+
+def _queue_scan(schema_name: str, document_id, countdown: int | None = None) -> None:
+    from .tasks import scan_document
+
+    scan_document.apply_async(args=[schema_name, str(document_id)], countdown=countdown)
+
+
+# --- scanning -------------------------------------------------------------------
+
+
+class ScanOutcome(StrEnum):
+    AVAILABLE = "available"
+    BLOCKED = "blocked"
+    RETRY = "retry"  # scanner unavailable: still in quarantine
+    SKIPPED = "skipped"  # nothing to do (already decided, deleted, or being scanned)
+
+
+def scan_backoff(attempt: int) -> int:
+    """Seconds before scan attempt ``attempt + 1``: exponential, capped."""
+    base, cap = settings.UPLOADS_SCAN_RETRY_BASE, settings.UPLOADS_SCAN_RETRY_MAX
+    return min(cap, base * 2 ** max(0, attempt - 1))
+
+
+def _claim_for_scan(document_id) -> Document | None:
+    with transaction.atomic():
+        try:
+            document = _locked(document_id)
+        except Document.DoesNotExist:
+            return None
+        if document.state == State.SCANNING:
+            # Another worker may be on it; a scan older than the timeout was lost
+            # with its worker (late ack redelivered the task) and is taken over.
+            lease = timedelta(seconds=settings.CLAMD_TIMEOUT * 2)
+            if document.updated_at > timezone.now() - lease:
+                return None
+        elif document.state != State.QUARANTINED:
+            return None
+        document.state = State.SCANNING
+        document.scan_attempts += 1
+        document.save(update_fields=["state", "scan_attempts", "updated_at"])
+        return document
+
+
+def document_scan(*, document_id, scanner: scanning.Scanner | None = None) -> ScanOutcome:
+    """Scan a quarantined document and record the verdict. Idempotent: a document that
+    is not waiting for a scan is left alone. Runs in the tenant's schema."""
+    document = _claim_for_scan(document_id)
+    if document is None:
+        return ScanOutcome.SKIPPED
+    quarantine, documents = store.quarantine_storage(), store.documents_storage()
+    final_key = store.document_key(connection.schema_name, document.id)
+    if not store.exists(quarantine, document.quarantine_key):
+        if store.exists(documents, final_key):
+            # Scanned clean and moved by an earlier run that died before recording it.
+            return _record_clean(document.id, final_key)
+        return _record_scan_failure(
+            document.id, scanning.ScanResult.unavailable("quarantined file is missing")
+        )
+    scanner = scanner or scanning.get_scanner()
+    started = time.monotonic()
+    try:
+        with store.open_stream(quarantine, document.quarantine_key) as stream:
+            result = scanner.scan(stream)
+    except OSError as exc:  # storage unreachable: same as scanner down, try again later
+        result = scanning.ScanResult.unavailable(f"quarantine storage: {exc}")
+    scan_s = time.monotonic() - started
+    log.info(
+        "scanned document %s: %s, %d bytes in %.3fs (%.1f MB/s)",
+        document.id,
+        result.verdict,
+        document.size,
+        scan_s,
+        document.size / 1048576 / max(scan_s, 1e-6),
+    )
+    if result.is_clean:
+        started = time.monotonic()
+        store.move(quarantine, document.quarantine_key, documents, final_key)
+        log.info("stored document %s in %.3fs", document.id, time.monotonic() - started)
+        return _record_clean(document.id, final_key)
+    if result.retryable:
+        return _record_scan_failure(document.id, result)
+    return _record_blocked(document.id, result)
+
+
+def _record_clean(document_id, final_key: str) -> ScanOutcome:
+    with transaction.atomic():
+        document = _locked(document_id)
+        document.state = State.AVAILABLE
+        document.storage_key = final_key
+        document.quarantine_key = ""
+        document.last_scan_error = ""
+        document.scanned_at = timezone.now()
+        document.save()
+        audit.record(
+            "document.scanned_clean",
+            target=document,
+            changes={"state": {"before": State.SCANNING, "after": State.AVAILABLE}},
+        )
+    return ScanOutcome.AVAILABLE
+
+
+def _record_blocked(document_id, result: scanning.ScanResult) -> ScanOutcome:
+    quarantine = store.quarantine_storage()
+    with transaction.atomic():
+        document = _locked(document_id)
+        key = document.quarantine_key
+        document.state = State.BLOCKED
+        document.signature = (result.signature or result.detail or "scan error")[:255]
+        document.quarantine_key = ""
+        document.scanned_at = timezone.now()
+        document.save()
+        audit.record(
+            "document.blocked",
+            target=document,
+            changes={
+                "state": {"before": State.SCANNING, "after": State.BLOCKED},
+                "signature": document.signature,
+                "sha256": document.sha256,
+            },
+        )
+        transaction.on_commit(lambda: _after_block(document_id))
+    # Infected bytes leave quarantine once the verdict is recorded.
+    store.delete(quarantine, key)
+    return ScanOutcome.BLOCKED
+
+
+def _after_block(document_id) -> None:
+    from .notifications import email_admins_about_blocked
+
+    try:
+        email_admins_about_blocked(Document.objects.get(pk=document_id))
+    except Exception:  # the block stands even if the email fails; it is on the page
+        log.exception("could not email admins about blocked document %s", document_id)
+
+
+def _record_scan_failure(document_id, result: scanning.ScanResult) -> ScanOutcome:
+    with transaction.atomic():
+        document = _locked(document_id)
+        document.state = State.QUARANTINED
+        document.last_scan_error = result.detail[:255]
+        document.save(update_fields=["state", "last_scan_error", "updated_at"])
+    log.warning("scan of %s postponed: %s", document_id, result.detail)
+    return ScanOutcome.RETRY
+
+
+def documents_requeue_stale(*, older_than: timedelta | None = None) -> int:
+    """Queue the scan again for documents left waiting (lost task, long outage)."""
+    age = older_than or timedelta(seconds=settings.UPLOADS_STALE_QUARANTINE_SECONDS)
+    cutoff = timezone.now() - age
+    stale = Document.objects.filter(
+        state__in=[State.QUARANTINED, State.SCANNING], updated_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    schema = connection.schema_name
+    count = 0
+    for document_id in stale:
+        _queue_scan(schema, document_id)
+        count += 1
+    return count
+
+
+# --- everyday changes -----------------------------------------------------------
+
+
+def document_rename(*, actor: User, document_id, name: str) -> Document:
+    _require_member(actor)
+    with transaction.atomic():
+        document = _locked(document_id)
+        if document.state == State.DELETED:
+            raise Document.DoesNotExist
+        if not can_manage(actor, document):
+            raise PermissionDenied(_("Only the uploader or an admin can rename this document."))
+        new_name = sniffing.sanitize_filename(name)
+        if new_name == document.name:
+            return document
+        before = document.name
+        document.name = new_name
+        document.save(update_fields=["name", "updated_at"])
+        audit.record(
+            "document.renamed",
+            target=document,
+            changes={"name": {"before": before, "after": new_name}},
+        )
+    return document
+
+
+def document_delete(*, actor: User, document_id) -> Document:
+    """Soft delete: hidden at once, restorable by admins for UPLOADS_RESTORE_DAYS."""
+    _require_member(actor)
+    with transaction.atomic():
+        document = _locked(document_id)
+        if document.state == State.DELETED:
+            raise Document.DoesNotExist
+        if not can_manage(actor, document):
+            raise PermissionDenied(_("Only the uploader or an admin can delete this document."))
+        before = document.state
+        document.state_before_delete = State.QUARANTINED if document.is_waiting else before
+        document.state = State.DELETED
+        document.deleted_at = timezone.now()
+        document.deleted_by = actor
+        document.save()
+        audit.record(
+            "document.deleted",
+            target=document,
+            changes={"state": {"before": before, "after": State.DELETED}},
+        )
+    return document
+
+
+def document_restore(*, actor: User, document_id) -> Document:
+    _require_member(actor)
+    if not is_workspace_admin(actor):
+        raise PermissionDenied(_("Only owners and admins can restore deleted documents."))
+    with transaction.atomic():
+        document = _locked(document_id)
+        if not recently_deleted().filter(pk=document.pk).exists():
+            raise Document.DoesNotExist
+        restored = document.state_before_delete or State.AVAILABLE
+        document.state = restored
+        document.deleted_at = None
+        document.deleted_by = None
+        document.state_before_delete = ""
+        document.save()
+        audit.record(
+            "document.restored",
+            target=document,
+            changes={"state": {"before": State.DELETED, "after": restored}},
+        )
+        if restored == State.QUARANTINED:
+            schema = connection.schema_name
+            transaction.on_commit(lambda: _queue_scan(schema, document.id))
+    return document
+
+
+def document_purge(*, document_id) -> None:
+    """Remove a deleted document for good: its bytes, then its row (the audit log keeps
+    the trail). Called by the periodic purge once the restore window has passed."""
+    with transaction.atomic():
+        document = _locked(document_id)
+        if document.state != State.DELETED:
+            return
+        keys = [
+            (store.documents_storage(), document.storage_key),
+            (store.quarantine_storage(), document.quarantine_key),
+        ]
+        audit.record(
+            "document.purged",
+            target=document,
+            changes={"deleted_at": document.deleted_at.isoformat() if document.deleted_at else ""},
+        )
+        document.delete()
+        for storage, key in keys:
+            # Inside the transaction: if a delete fails, the row stays for the next purge.
+            store.delete(storage, key)
+
+
+def documents_purge_expired(*, now: datetime | None = None) -> int:
+    cutoff = (now or timezone.now()) - timedelta(days=settings.UPLOADS_RESTORE_DAYS)
+    expired = Document.objects.filter(state=State.DELETED, deleted_at__lt=cutoff)
+    count = 0
+    for document_id in expired.values_list("pk", flat=True):
+        document_purge(document_id=document_id)
+        count += 1
+    return count
+
+
+# --- download -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadTicket:
+    """How to hand a document out: a presigned URL (S3) or a stream (filesystem)."""
+
+    document: Document
+    disposition: str  # the Content-Disposition header value
+    content_type: str
+    url: str = ""
+    expires_at: datetime | None = None
+
+    def open(self) -> BinaryIO:
+        return store.open_stream(store.documents_storage(), self.document.storage_key)
+
+
+def download_url_expiry(now: datetime, ttl_seconds: int | None = None) -> tuple[int, datetime]:
+    """The presigned URL's lifetime in seconds and the moment it stops working."""
+    ttl = settings.UPLOADS_DOWNLOAD_URL_TTL if ttl_seconds is None else ttl_seconds
+    ttl = max(1, min(int(ttl), 3600))  # short-lived by construction, never open-ended
+    return ttl, now + timedelta(seconds=ttl)
+
+
+def document_download(*, actor: User, document_id, inline: bool = False) -> DownloadTicket:
+    """Permission first; then only a document scanned clean, and audited."""
+    _require_member(actor)
+    with transaction.atomic():
+        document = Document.objects.get(pk=document_id)
+        if document.state != State.AVAILABLE or not document.storage_key:
+            raise DocumentNotAvailable(document.get_state_display())
+        as_inline = inline and sniffing.may_be_inline(document.content_type)
+        disposition = content_disposition_header(not as_inline, document.name)
+        documents = store.documents_storage()
+        url, expires_at = "", None
+        if store.is_s3(documents):
+            ttl, expires_at = download_url_expiry(timezone.now())
+            url = store.presigned_url(
+                documents,
+                document.storage_key,
+                expires_in=ttl,
+                filename_header=disposition,
+                content_type=document.content_type,
+            )
+        audit.record(
+            "document.downloaded",
+            target=document,
+            changes={"inline": as_inline, "via": "presigned_url" if url else "stream"},
+        )
+    return DownloadTicket(
+        document=document,
+        disposition=disposition,
+        content_type=document.content_type,
+        url=url,
+        expires_at=expires_at,
+    )

@@ -1,0 +1,61 @@
+"""Background work of the documents module. Each task that works inside a tenant
+carries the schema name and runs inside it, as the system actor. Tasks are
+idempotent and acknowledged late: a worker killed mid-scan leaves the message to be
+delivered again, and the document still in quarantine."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django_tenants.utils import get_tenant_model, schema_context
+
+import audit.context
+
+from . import services
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # fail closed, lose nothing: wait for the scanner however long
+    ignore_result=True,
+)
+def scan_document(self, schema_name: str, document_id: str) -> str:
+    with schema_context(schema_name), audit.context.bind(actor=audit.context.SYSTEM):
+        outcome = services.document_scan(document_id=document_id)
+    if outcome is services.ScanOutcome.RETRY:
+        if self.request.is_eager:
+            # Eager mode (tests, no worker) has no broker to hold a delayed retry, and
+            # Celery would retry at once, forever; sweep_stale_quarantine queues it again.
+            return outcome.value
+        raise self.retry(countdown=services.scan_backoff(self.request.retries + 1))
+    return outcome.value
+
+
+def _active_schemas() -> list[str]:
+    Tenant = get_tenant_model()
+    return list(
+        Tenant.objects.filter(state__in=[Tenant.State.ACTIVE, Tenant.State.SUSPENDED])
+        .exclude(schema_name="public")
+        .values_list("schema_name", flat=True)
+    )
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def purge_deleted_documents() -> int:
+    """Periodic: remove documents deleted longer ago than the restore window."""
+    total = 0
+    for schema in _active_schemas():
+        with schema_context(schema), audit.context.bind(actor=audit.context.SYSTEM):
+            total += services.documents_purge_expired()
+    return total
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_stale_quarantine() -> int:
+    """Periodic: queue the scan again for documents waiting too long."""
+    total = 0
+    for schema in _active_schemas():
+        with schema_context(schema):
+            total += services.documents_requeue_stale()
+    return total

@@ -1,0 +1,191 @@
+"""Documents pages. Views parse the request and call ``uploads.services``; nothing here
+decides permissions on its own. Uploads are parsed by ``QuarantineUploadHandler``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, services
+from .handlers import QuarantineUploadHandler
+from .models import Document
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _get_or_404(call, **kwargs):
+    """Run a service; an id unknown in this workspace (another tenant's, say) is a 404."""
+    try:
+        return call(**kwargs)
+    except Document.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@login_required
+@require_GET
+def document_list(request: HttpRequest) -> HttpResponse:
+    limits = selectors.upload_limits(tenant=request.tenant)
+    is_admin = services.is_workspace_admin(request.user)
+    documents = list(selectors.visible_documents())
+    for document in documents:
+        document.can_manage = services.can_manage(request.user, document)
+    context = {
+        "documents": documents,
+        "limits": limits,
+        "is_admin": is_admin,
+        "blocked": list(selectors.blocked_documents()[:20]) if is_admin else [],
+        "deleted": list(selectors.recently_deleted()) if is_admin else [],
+        "restore_days": settings.UPLOADS_RESTORE_DAYS,
+        "State": Document.State,
+    }
+    return render(request, "uploads/documents.html", context)
+
+
+@csrf_exempt  # the handler must be installed before the body is read; CSRF checked below
+@login_required
+@require_POST
+def document_upload(request: HttpRequest) -> HttpResponse:
+    limits = selectors.upload_limits(tenant=request.tenant)
+    request.upload_handlers = [
+        QuarantineUploadHandler(
+            request,
+            max_file_bytes=limits.max_file_bytes,
+            quota_left_bytes=limits.quota_left_bytes,
+        )
+    ]
+    return _upload(request)
+
+
+@csrf_protect
+def _upload(request: HttpRequest) -> HttpResponse:
+    files = request.FILES.getlist("files")
+    rejection = getattr(request, "upload_rejection", "")
+    created, errors = [], []
+    if rejection:
+        errors.append(rejection)
+    elif not files:
+        errors.append(_("Choose at least one file to upload."))
+    else:
+        for upload in files:
+            try:
+                created.append(
+                    services.document_upload(
+                        actor=request.user, tenant=request.tenant, upload=upload
+                    )
+                )
+            except services.UploadRejected as exc:
+                errors.extend(exc.messages)
+    for upload in files:
+        upload.close()
+    if _wants_json(request):
+        payload = {
+            "documents": [
+                {"id": str(d.id), "name": d.name, "state": d.state, "size": d.size} for d in created
+            ],
+            "errors": errors,
+        }
+        return JsonResponse(payload, status=413 if errors and not created else 200)
+    for error in errors:
+        messages.error(request, error)
+    if created:
+        messages.success(
+            request,
+            _("Uploaded %(count)d file(s); they are available once the virus scan is done.")
+            % {"count": len(created)},
+        )
+    return redirect("uploads:list")
+
+
+@login_required
+@require_GET
+def document_download(request: HttpRequest, document_id) -> HttpResponse:
+    try:
+        ticket = _get_or_404(
+            services.document_download,
+            actor=request.user,
+            document_id=document_id,
+            inline=request.GET.get("inline") == "1",
+        )
+    except services.DocumentNotAvailable:
+        return HttpResponse(
+            _("This document is not available for download."), status=409, content_type="text/plain"
+        )
+    if ticket.url:
+        response: HttpResponse = HttpResponseRedirect(ticket.url)
+        response["Cache-Control"] = "no-store"
+        return response
+    response = FileResponse(ticket.open(), content_type=ticket.content_type)
+    response["Content-Disposition"] = ticket.disposition
+    response["Content-Length"] = str(ticket.document.size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def document_rename(request: HttpRequest, document_id) -> HttpResponse:
+    name = request.POST.get("name", "")
+    if not name.strip():
+        messages.error(request, _("A document needs a name."))
+        return redirect("uploads:list")
+    document = _get_or_404(
+        services.document_rename, actor=request.user, document_id=document_id, name=name
+    )
+    messages.success(request, _("Renamed to “%(name)s”.") % {"name": document.name})
+    return redirect("uploads:list")
+
+
+@login_required
+@require_POST
+def document_delete(request: HttpRequest, document_id) -> HttpResponse:
+    document = _get_or_404(services.document_delete, actor=request.user, document_id=document_id)
+    messages.success(
+        request,
+        _("Deleted “%(name)s”. An admin can restore it for %(days)d days.")
+        % {"name": document.name, "days": settings.UPLOADS_RESTORE_DAYS},
+    )
+    return redirect("uploads:list")
+
+
+@login_required
+@require_POST
+def document_restore(request: HttpRequest, document_id) -> HttpResponse:
+    document = _get_or_404(services.document_restore, actor=request.user, document_id=document_id)
+    messages.success(request, _("Restored “%(name)s”.") % {"name": document.name})
+    return redirect("uploads:list")
+
+
+@login_required
+@require_GET
+def document_states(request: HttpRequest) -> JsonResponse:
+    """States of the listed documents, polled by the page while scans are running."""
+    rows = selectors.visible_documents().values("id", "state")
+    return JsonResponse(
+        {
+            "documents": [
+                {
+                    "id": str(row["id"]),
+                    "state": row["state"],
+                    "label": str(Document.State(row["state"]).label),
+                }
+                for row in rows
+            ]
+        }
+    )
