@@ -56,7 +56,10 @@ def last_mail_to(address: str):
     return sent[-1]
 
 
-def current_totp(tenant, user) -> str:
+def current_totp(tenant, user, drift: int = 0) -> str:
+    """The authenticator's code; ``drift=1`` is the next period's, which the device still
+    accepts when the current code was already used (codes cannot be replayed)."""
     with schema_context(tenant.schema_name):
         device = TOTPDevice.objects.get(user_id=user.pk)
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift)
+    return f"{code:06d}"

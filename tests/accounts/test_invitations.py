@@ -193,7 +193,7 @@ def test_owner_may_invite_an_owner(tenant_a, owner_client_a, on_commit):
 @override_settings(ACCOUNTS_RATE_LIMITS={"invitation": (3, 900)})
 def test_invitation_links_are_rate_limited_per_ip(tenant_a):
     visitor = client_for(tenant_a)
-    codes = [visitor.get("/invite/guess-{}/".format(i)).status_code for i in range(5)]
+    codes = [visitor.get(f"/invite/guess-{i}/").status_code for i in range(5)]
     assert codes == [400, 400, 400, 429, 429]
     # Another ip is not affected.
     assert visitor.get("/invite/guess/", REMOTE_ADDR="10.9.9.9").status_code == 400
