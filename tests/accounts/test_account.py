@@ -44,7 +44,8 @@ def test_password_change_needs_the_current_one_and_ends_other_sessions(
     other = client_for(tenant_a)
     assert sign_in(other, member_a.email)
     mark = audit_mark()
-    data = {"current_password": "wrong", "new_password1": "New-pass-1234", "new_password2": "New-pass-1234"}  # fmt: skip
+    new = "New-pass-1234"
+    data = {"current_password": "wrong", "new_password1": new, "new_password2": new}
     response = member_client_a.post("/account/password/", data)
     assert "current password is not correct" in response.content.decode()
     assert reload(tenant_a, member_a).check_password(PASSWORD)
