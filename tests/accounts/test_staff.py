@@ -148,3 +148,20 @@ def test_permissions_module(tenant_a, role):
     assert not permissions.can_manage_staff(user)
     assert not permissions.can_manage_owners(user)
     assert permissions.can_write(user) is (role == "member")
+
+
+def test_every_account_page_renders_for_an_owner(owner_client_a, member_a):
+    for path in [
+        "/", "/staff/", "/staff/invite/", f"/staff/{member_a.pk}/", "/settings/security/",
+        "/account/", "/account/password/", "/account/email/", "/account/2fa/",
+        "/account/2fa/setup/", "/account/sessions/",
+    ]:  # fmt: skip
+        response = owner_client_a.get(path)
+        assert response.status_code == 200, path
+        assert b'href="/staff/"' in response.content  # navigation for managers
+
+
+def test_pages_render_in_german(tenant_a, member_client_a):
+    response = member_client_a.get("/account/", HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 200
+    assert response["Content-Language"] == "de"
