@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.db import connections
 from django.test.testcases import LiveServerThread
 
 CHROMIUM = "/usr/bin/chromium"
@@ -12,6 +13,13 @@ CHROMIUM = "/usr/bin/chromium"
 class _StaticLiveServerThread(LiveServerThread):
     def __init__(self) -> None:
         super().__init__("127.0.0.1", StaticFilesHandler, port=0)
+
+    def _create_server(self, connections_override=None):
+        server = super()._create_server(connections_override)
+        # Join request threads on shutdown: each closes its database connection, so
+        # none is left open when pytest-django drops the test database.
+        server.daemon_threads = False
+        return server
 
 
 @pytest.fixture
@@ -53,4 +61,7 @@ def chromium_browser(monkeypatch):
         try:
             yield browser
         finally:
+            # Connections the test opened while Playwright's loop was around are bound
+            # to that context: close them here, or they outlive the test database.
+            connections.close_all()
             browser.close()

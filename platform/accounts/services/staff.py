@@ -244,12 +244,23 @@ def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
+def _lock_for_staff_change(actor: User, user: User) -> tuple[User, User]:
+    """Serialise role and status changes of this workspace, then re-read both people:
+    the actor may have been demoted or deactivated a moment ago by someone else.
+    One workspace-wide lock (taken first, always) means no two changes can deadlock."""
+    _lock_workspace()
+    fresh_actor = User.objects.get(pk=actor.pk)
+    permissions.require(fresh_actor.is_active)
+    return fresh_actor, _lock_user(user)
+
+
 def _ensure_another_owner(target: User) -> None:
-    """Refuse when ``target`` is the only active owner. Locks every active owner row,
-    so concurrent demotions or deactivations of two owners serialise here."""
+    """Refuse when ``target`` is the only active owner. Callers hold the workspace lock;
+    the owner rows are locked too, in key order, for any path that does not."""
     owners = list(
         User.objects.select_for_update()
         .filter(role=Role.OWNER, is_active=True)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     if target.pk in owners and len(owners) <= 1:
@@ -262,7 +273,7 @@ def _ensure_another_owner(target: User) -> None:
 def staff_change_role(*, actor: User, user: User, role: str) -> User:
     permissions.require(role in Role.values)
     with transaction.atomic():
-        target = _lock_user(user)
+        actor, target = _lock_for_staff_change(actor, user)
         permissions.require(
             permissions.can_act_on(actor, target) and permissions.can_grant(actor, role)
         )
@@ -280,7 +291,7 @@ def staff_change_role(*, actor: User, user: User, role: str) -> User:
 def staff_deactivate(*, actor: User, user: User) -> User:
     """Stop ``user`` signing in and end all of their sessions at once."""
     with transaction.atomic():
-        target = _lock_user(user)
+        actor, target = _lock_for_staff_change(actor, user)
         permissions.require(permissions.can_act_on(actor, target))
         if target.pk == actor.pk:
             raise ValidationError(_("You cannot deactivate your own account."))
@@ -302,8 +313,7 @@ def staff_deactivate(*, actor: User, user: User) -> User:
 
 def staff_reactivate(*, actor: User, user: User) -> User:
     with transaction.atomic():
-        _lock_workspace()
-        target = _lock_user(user)
+        actor, target = _lock_for_staff_change(actor, user)
         permissions.require(permissions.can_act_on(actor, target))
         if target.is_active:
             return target
@@ -327,7 +337,7 @@ def staff_unlock(*, actor: User, user: User) -> int:
 def staff_reset_two_factor(*, actor: User, user: User) -> int:
     """Remove ``user``'s second factors (lost phone); they set 2FA up again."""
     with transaction.atomic():
-        target = _lock_user(user)
+        actor, target = _lock_for_staff_change(actor, user)
         permissions.require(permissions.can_act_on(actor, target) and target.pk != actor.pk)
         removed = 0
         for device in devices_for_user(target, confirmed=None):

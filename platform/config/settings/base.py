@@ -191,7 +191,6 @@ ACCOUNTS_EMAIL_CHANGE_HOURS = int(env("ACCOUNTS_EMAIL_CHANGE_HOURS", "24"))
 ACCOUNTS_RATE_LIMITS = {
     "password_reset": (int(env("ACCOUNTS_RESET_RATE", "5")), 3600),
     "invitation": (int(env("ACCOUNTS_INVITATION_RATE", "20")), 900),
-    "second_factor": (int(env("ACCOUNTS_SECOND_FACTOR_RATE", "5")), 900),
 }
 # Brute-force protection (django-axes), per workspace: lock a username+ip pair
 # after AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME hours (as django-axes counts).
