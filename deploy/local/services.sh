@@ -72,6 +72,17 @@ ensure_redis_installed() {
   fi
 }
 
+# The browser tests (tests/browser) drive Debian's chromium through Playwright.
+ensure_chromium_installed() {
+  [ -x /usr/bin/chromium ] && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing chromium (Debian package, for the browser tests)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    log "chromium is missing: the browser tests will be skipped (install Debian's chromium)"
+  fi
+}
+
 start_redis() {
   if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL; not starting Redis"; return; fi
   ensure_redis_installed
@@ -139,7 +150,7 @@ stop_clamd() {
 }
 
 case "${1:-}" in
-  start) start_postgres; start_redis; start_clamd ;;
+  start) start_postgres; start_redis; start_clamd; ensure_chromium_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true

@@ -1,3 +1,10 @@
+"""Accounts: users and roles, staff management, invitations, 2FA, sessions, lockouts.
+
+Public face: ``accounts.services`` (writes), ``accounts.selectors`` (reads),
+``accounts.permissions`` (who may do what), and the ``User`` model via
+``get_user_model()``. See ``platform/accounts/README.md``.
+"""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -5,3 +12,6 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from . import auth  # noqa: F401 - connects the signal receivers

@@ -1,6 +1,13 @@
-"""The user model. Its table exists in every tenant schema (that tenant's staff)
-and in the public schema (the vendor's support staff)."""
+"""Accounts data. Every table lives in each tenant schema (that tenant's staff) and
+in the public schema (the vendor's support staff).
 
+- ``User``: email sign-in, a workspace role, language and time zone.
+- ``Invitation``: a pending invitation; only a hash of its link's secret is stored.
+- ``UserSession``: one row per signed-in browser, so sessions can be listed and ended.
+- ``WorkspacePolicy``: the workspace's security settings (a single row).
+"""
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -30,6 +37,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         OWNER = "owner", _("Owner")
         ADMIN = "admin", _("Admin")
         MEMBER = "member", _("Member")
+        READONLY = "readonly", _("Read-only")
 
     email = models.EmailField(_("email address"), unique=True)
     full_name = models.CharField(_("name"), max_length=150, blank=True)
@@ -37,6 +45,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("vendor staff"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    # Empty: follow the browser's language / the workspace default time zone.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    deactivated_at = models.DateTimeField(_("deactivated"), null=True, blank=True)
 
     objects = UserManager()
 
@@ -55,3 +67,81 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self) -> "InvitationQuerySet":
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+
+
+class Invitation(models.Model):
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=16, choices=User.Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # sha256 of the link's secret: a database leak does not yield working links.
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one open invitation per address.
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="accounts_invitation_one_open_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and not self.is_expired
+
+
+class UserSession(models.Model):
+    """A signed-in browser. The session itself is Django's; this row describes it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracked_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.ip or '-'}"
+
+
+class WorkspacePolicy(models.Model):
+    """The workspace's security settings: one row, pk 1."""
+
+    require_2fa = models.BooleanField(_("require two-factor authentication"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "workspace policy"

@@ -27,9 +27,10 @@ def test_wrong_password_message(tenant_a):
     assert b"correct email address and password" in response.content
 
 
-def test_password_reset_by_email(tenant_a):
+def test_password_reset_by_email(tenant_a, django_capture_on_commit_callbacks):
     client = client_for(tenant_a)
-    response = client.post("/accounts/password-reset/", {"email": OWNER})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/password-reset/", {"email": OWNER})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     link = re.search(r"http://alpha\.localhost(/accounts/reset/\S+/)", mail.outbox[0].body)
@@ -46,14 +47,20 @@ def test_password_reset_by_email(tenant_a):
     assert b"invalid or was already used" in again.content
 
 
-def test_password_reset_does_not_reveal_unknown_addresses(tenant_a):
-    response = client_for(tenant_a).post(
-        "/accounts/password-reset/", {"email": "stranger@alpha.test"}
-    )
+def test_password_reset_does_not_reveal_unknown_addresses(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(tenant_a).post(
+            "/accounts/password-reset/", {"email": "stranger@alpha.test"}
+        )
     assert response.status_code == 302
     assert mail.outbox == []
 
 
-def test_reset_mail_only_for_the_workspace_of_the_host(tenant_b):
-    client_for(tenant_b).post("/accounts/password-reset/", {"email": OWNER})
+def test_reset_mail_only_for_the_workspace_of_the_host(
+    tenant_b, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(tenant_b).post("/accounts/password-reset/", {"email": OWNER})
     assert mail.outbox == []

@@ -56,6 +56,14 @@ TENANT_SPARE_POOL_SIZE = int(env("TENANT_SPARE_POOL_SIZE", "3"))
 # How long a worker trusts its in-process copy of a host's routing entry.
 TENANT_ROUTING_LOCAL_TTL = float(env("TENANT_ROUTING_LOCAL_TTL", "5"))
 
+# Second factors and sign-in attempts are rows of the schema that holds the user:
+# each tenant's, and public's for vendor staff.
+ACCOUNT_SECURITY_APPS = [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+]
 SHARED_APPS = [
     "django_tenants",
     "tenants",
@@ -67,6 +75,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "accounts",
     "audit",
+    *ACCOUNT_SECURITY_APPS,
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -74,6 +83,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "accounts",
     "uploads",
+    *ACCOUNT_SECURITY_APPS,
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -86,9 +96,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.UserPreferencesMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.SessionTrackingMiddleware",
+    "accounts.middleware.TwoFactorPolicyMiddleware",
+    # Last: turns axes' lockout flag into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -162,6 +178,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
+# Axes first: it refuses locked-out username+ip pairs before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Invitation links stay valid this many days.
+ACCOUNTS_INVITATION_DAYS = int(env("ACCOUNTS_INVITATION_DAYS", "7"))
+# Email-change confirmation links stay valid this many hours.
+ACCOUNTS_EMAIL_CHANGE_HOURS = int(env("ACCOUNTS_EMAIL_CHANGE_HOURS", "24"))
+# Attempts per client ip and workspace, per window (seconds), for password reset
+# requests and for invitation links / acceptance.
+ACCOUNTS_RATE_LIMITS = {
+    "password_reset": (int(env("ACCOUNTS_RESET_RATE", "5")), 3600),
+    "invitation": (int(env("ACCOUNTS_INVITATION_RATE", "20")), 900),
+}
+# Brute-force protection (django-axes), per workspace: lock a username+ip pair
+# after AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME hours (as django-axes counts).
+AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(env("AXES_COOLOFF_TIME", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.auth.lockout"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# Usernames are emails, stored lowercase; the sign-in form posts them as "username".
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Atrium")
 
 # --- i18n --------------------------------------------------------------------
 
@@ -176,6 +220,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "platform" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -311,6 +356,8 @@ CELERY_BEAT_SCHEDULE = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A clear, translated page instead of Django's technical one.
+CSRF_FAILURE_VIEW = "accounts.views.auth.csrf_failure"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

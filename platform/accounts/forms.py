@@ -1,0 +1,146 @@
+"""Forms of the account pages. They only parse input; services validate and act."""
+
+import zoneinfo
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+
+class SignInForm(AuthenticationForm):
+    """Email + password. A locked-out or unknown account gets the same wording."""
+
+    def clean_username(self) -> str:
+        return (self.cleaned_data.get("username") or "").strip().lower()
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from your authenticator app, or a recovery code"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+class InviteForm(forms.Form):
+    emails = forms.CharField(
+        label=_("Email addresses"),
+        help_text=_("One or more, separated by commas, spaces or new lines."),
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices, initial=User.Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices)
+
+
+class StaffFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False)
+    role = forms.ChoiceField(
+        label=_("Role"), required=False, choices=[("", _("All roles")), *User.Role.choices]
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            ("", _("All")),
+            ("active", _("Active")),
+            ("deactivated", _("Deactivated")),
+            ("locked", _("Locked out")),
+        ],
+    )
+
+
+class AcceptInvitationForm(forms.Form):
+    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+def _time_zones() -> list[tuple[str, str]]:
+    return [("", _("Workspace default (UTC)"))] + [
+        (name, name) for name in sorted(zoneinfo.available_timezones())
+    ]
+
+
+class ProfileForm(forms.Form):
+    full_name = forms.CharField(label=_("Name"), max_length=150)
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("Browser default")), *settings.LANGUAGES]
+        self.fields["time_zone"].choices = _time_zones()
+
+
+class PasswordChangeForm(forms.Form):
+    """Current password plus the new one twice (the service checks both)."""
+
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password1") and data.get("new_password1") != data.get("new_password2"):
+            self.add_error("new_password2", _("The two passwords differ."))
+        return data
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(label=_("New email address"))
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class PasswordConfirmForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(
+        label=_("6-digit code from your authenticator app"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class WorkspacePolicyForm(forms.Form):
+    require_2fa = forms.BooleanField(
+        label=_("Require two-factor authentication for everyone"), required=False
+    )

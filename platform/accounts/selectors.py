@@ -1,0 +1,113 @@
+"""Read functions for accounts: staff lists, seats, sessions, lockouts, policy."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_otp import user_has_device
+from django_otp.plugins.otp_static.models import StaticToken
+from django_tenants.utils import get_tenant_model
+
+from billing.selectors import plan_for
+
+from .models import Invitation, User, UserSession, WorkspacePolicy
+
+POLICY_CACHE_KEY = "accounts:workspace-policy"
+
+
+@dataclass(frozen=True)
+class SeatUsage:
+    active: int
+    pending: int
+    limit: int
+    plan_name: str
+
+    @property
+    def used(self) -> int:
+        return self.active + self.pending
+
+    @property
+    def free(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+def current_tenant():
+    """The Tenant row of the current schema."""
+    tenant = getattr(connection, "tenant", None)
+    if getattr(tenant, "pk", None) and getattr(tenant, "slug", None):
+        return tenant
+    return get_tenant_model().objects.get(schema_name=connection.schema_name)
+
+
+def seat_usage() -> SeatUsage:
+    """Seats in use (active staff + pending invitations) against the plan's limit."""
+    plan = plan_for(current_tenant())
+    return SeatUsage(
+        active=User.objects.filter(is_active=True, is_staff=False).count(),
+        pending=Invitation.objects.pending().count(),
+        limit=plan.max_staff,
+        plan_name=plan.name,
+    )
+
+
+def staff_list(*, query: str = "", role: str = "", status: str = "") -> QuerySet[User]:
+    """Workspace staff filtered by name/email search, role and status (active, deactivated,
+    locked)."""
+    users = User.objects.filter(is_staff=False)
+    if query:
+        users = users.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+    if role in User.Role.values:
+        users = users.filter(role=role)
+    if status == "active":
+        users = users.filter(is_active=True)
+    elif status == "deactivated":
+        users = users.filter(is_active=False)
+    elif status == "locked":
+        users = users.filter(email__in=locked_usernames())
+    return users.order_by("full_name", "email")
+
+
+def pending_invitations() -> QuerySet[Invitation]:
+    return Invitation.objects.pending().select_related("invited_by").order_by("email")
+
+
+def locked_usernames() -> set[str]:
+    """Usernames that django-axes currently locks out (from at least one ip)."""
+    attempts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
+    if settings.AXES_COOLOFF_TIME:
+        since = timezone.now() - timedelta(hours=float(settings.AXES_COOLOFF_TIME))
+        attempts = attempts.filter(attempt_time__gte=since)
+    return set(attempts.values_list("username", flat=True))
+
+
+def is_locked_out(user: User) -> bool:
+    return user.email in locked_usernames()
+
+
+def sessions_of(user: User) -> QuerySet[UserSession]:
+    """The user's live sessions (ended or expired ones are left out), newest first."""
+    live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+    return UserSession.objects.filter(user=user, session_key__in=live).order_by("-last_seen")
+
+
+def has_two_factor(user: User) -> bool:
+    return user_has_device(user, confirmed=True)
+
+
+def recovery_codes_left(user: User) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+def workspace_policy() -> WorkspacePolicy:
+    """The workspace's policy, from the cache when it is there (no query per request)."""
+    policy = cache.get(POLICY_CACHE_KEY)
+    if policy is None:
+        policy = WorkspacePolicy.objects.filter(pk=1).first() or WorkspacePolicy(pk=1)
+        cache.set(POLICY_CACHE_KEY, policy, timeout=300)
+    return policy

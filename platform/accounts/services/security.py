@@ -1,0 +1,144 @@
+"""Two-factor authentication (TOTP + recovery codes), the workspace policy, lockouts.
+
+Wrong codes never raise inside the transaction: django-otp's throttling counter
+and the TOTP replay guard must be saved even when the code is refused.
+"""
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django_otp import devices_for_user
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+import audit.services as audit
+from audit import context as audit_context
+
+from .. import permissions, selectors
+from ..models import User, WorkspacePolicy
+from .sessions import end_all_sessions
+
+RECOVERY_CODE_COUNT = 10
+TOTP_NAME = "authenticator"
+RECOVERY_NAME = "recovery codes"
+
+
+def _normalise(token: str) -> str:
+    return "".join(token.split()).lower()
+
+
+def totp_setup_device(*, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator being set up (made on first call, reused after)."""
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValidationError(_("Two-factor authentication is already on."))
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
+    return device
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+    return codes
+
+
+def totp_enable(*, user: User, token: str, current_session_key: str | None) -> list[str] | None:
+    """Confirm the authenticator with a code from it. Returns the new recovery codes (shown
+    once), or None when the code is wrong. Other sessions of the user are ended."""
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=False)
+            .order_by("pk")
+            .first()
+        )
+        if device is None or not device.verify_token(_normalise(token)):
+            return None
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        codes = _new_recovery_codes(user)
+        ended = end_all_sessions(user, except_key=current_session_key)
+        audit.record(
+            "user.2fa_enabled",
+            target=user,
+            changes={"method": "totp", "recovery_codes": len(codes), "other_sessions_ended": ended},
+        )
+    return codes
+
+
+def two_factor_disable(*, user: User, password: str) -> None:
+    if not user.check_password(password):
+        raise ValidationError({"password": [_("Your password is not correct.")]})
+    if selectors.workspace_policy().require_2fa:
+        raise ValidationError(
+            _("Your workspace requires two-factor authentication, so it cannot be turned off.")
+        )
+    with transaction.atomic():
+        removed = [device.delete() for device in devices_for_user(user, confirmed=None)]
+        if removed:
+            audit.record("user.2fa_disabled", target=user, changes={"by_admin": False})
+
+
+def recovery_codes_regenerate(*, user: User) -> list[str]:
+    """Replace the recovery codes (the old ones stop working)."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValidationError(_("Turn on two-factor authentication first."))
+    with transaction.atomic():
+        codes = _new_recovery_codes(user)
+        audit.record("user.recovery_codes_regenerated", target=user, changes={"count": len(codes)})
+    return codes
+
+
+def second_factor_verify(*, user: User, token: str):
+    """The device that accepts ``token`` (authenticator code or unused recovery code), or
+    None. A recovery code is spent by its use."""
+    token = _normalise(token)
+    if not token:
+        return None
+    with (
+        transaction.atomic(),
+        audit_context.bind(actor=audit_context.Actor("user", str(user.pk), user.email)),
+    ):
+        for device in devices_for_user(user, confirmed=True, for_verify=True):
+            if device.verify_token(token):
+                if isinstance(device, StaticDevice):
+                    left = StaticToken.objects.filter(device=device).count()
+                    audit.record(
+                        "user.recovery_code_used", target=user, changes={"codes_left": left}
+                    )
+                return device
+    return None
+
+
+def workspace_policy_update(*, actor: User, require_2fa: bool) -> WorkspacePolicy:
+    permissions.require(permissions.can_manage_staff(actor))
+    with transaction.atomic():
+        policy, _created = WorkspacePolicy.objects.select_for_update().get_or_create(pk=1)
+        if policy.require_2fa == require_2fa:
+            return policy
+        before = policy.require_2fa
+        policy.require_2fa = require_2fa
+        policy.save(update_fields=["require_2fa", "updated_at"])
+        audit.record(
+            "workspace.policy_changed",
+            target=("accounts.workspacepolicy", policy.pk, "workspace policy"),
+            changes={"require_2fa": [before, require_2fa]},
+        )
+        transaction.on_commit(lambda: cache.delete(selectors.POLICY_CACHE_KEY))
+    return policy
+
+
+def lockout_record(*, username: str, ip: str | None) -> None:
+    """Audit a django-axes lockout of ``username`` from ``ip``."""
+    user = User.objects.filter(email=(username or "").lower()).first()
+    with transaction.atomic():
+        audit.record(
+            "auth.lockout",
+            target=user if user else ("accounts.user", "", username or ""),
+            changes={"username": username, "ip": ip},
+        )

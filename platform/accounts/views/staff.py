@@ -1,0 +1,174 @@
+"""Staff management pages (owners and admins): list, invite, roles, status, policy."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import permissions, selectors, services
+from ..forms import InviteForm, RoleForm, StaffFilterForm, WorkspacePolicyForm
+from ..models import Invitation, User
+from .common import apply_errors
+
+manager_required = permissions.role_required(permissions.can_manage_staff)
+
+
+def _error_messages(request: HttpRequest, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
+@manager_required
+@require_http_methods(["GET"])
+def staff_list(request: HttpRequest) -> HttpResponse:
+    filters = StaffFilterForm(request.GET or None)
+    data = filters.cleaned_data if filters.is_valid() else {}
+    staff = selectors.staff_list(
+        query=data.get("q", ""), role=data.get("role", ""), status=data.get("status", "")
+    )
+    return render(
+        request,
+        "accounts/staff_list.html",
+        {
+            "filters": filters,
+            "staff": staff,
+            "invitations": selectors.pending_invitations(),
+            "locked": selectors.locked_usernames(),
+            "seats": selectors.seat_usage(),
+            "invite_form": InviteForm(),
+        },
+    )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def staff_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.staff_invite(
+                actor=request.user,
+                emails=services.parse_emails(form.cleaned_data["emails"]),
+                role=form.cleaned_data["role"],
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            if result.invited:
+                messages.success(
+                    request,
+                    _("Invitation sent to: %(emails)s.")
+                    % {"emails": ", ".join(i.email for i in result.invited)},
+                )
+            for email, reason in result.skipped.items():
+                messages.warning(request, f"{email}: {reason}")
+            return redirect("accounts:staff_list")
+    return render(
+        request, "accounts/staff_invite.html", {"form": form, "seats": selectors.seat_usage()}
+    )
+
+
+@manager_required
+@require_POST
+def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, pk=pk)
+    try:
+        services.invitation_resend(actor=request.user, invitation=invitation)
+    except ValidationError as error:
+        _error_messages(request, error)
+    else:
+        messages.success(
+            request, _("A new invitation was sent to %(email)s.") % {"email": invitation.email}
+        )
+    return redirect("accounts:staff_list")
+
+
+@manager_required
+@require_POST
+def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, pk=pk)
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except ValidationError as error:
+        _error_messages(request, error)
+    else:
+        messages.success(
+            request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email}
+        )
+    return redirect("accounts:staff_list")
+
+
+@manager_required
+@require_http_methods(["GET"])
+def staff_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_object_or_404(User, pk=pk, is_staff=False)
+    return render(
+        request,
+        "accounts/staff_detail.html",
+        {
+            "member": member,
+            "role_form": RoleForm(initial={"role": member.role}),
+            "can_act": permissions.can_act_on(request.user, member),
+            "locked": selectors.is_locked_out(member),
+            "has_2fa": selectors.has_two_factor(member),
+            "sessions": selectors.sessions_of(member),
+        },
+    )
+
+
+_ACTIONS = {
+    "role": (services.staff_change_role, gettext_lazy("The role was changed.")),
+    "deactivate": (
+        services.staff_deactivate,
+        gettext_lazy("The account was deactivated and signed out everywhere."),
+    ),
+    "reactivate": (services.staff_reactivate, gettext_lazy("The account was reactivated.")),
+    "unlock": (
+        services.staff_unlock,
+        gettext_lazy("Failed sign-ins were cleared: the account can sign in again."),
+    ),
+    "reset_2fa": (
+        services.staff_reset_two_factor,
+        gettext_lazy("Two-factor authentication was reset."),
+    ),
+}
+
+
+@manager_required
+@require_POST
+def staff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    member = get_object_or_404(User, pk=pk, is_staff=False)
+    if action not in _ACTIONS:
+        return redirect("accounts:staff_detail", pk=pk)
+    service, done = _ACTIONS[action]
+    kwargs = {"actor": request.user, "user": member}
+    if action == "role":
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose one of the offered roles."))
+            return redirect("accounts:staff_detail", pk=pk)
+        kwargs["role"] = form.cleaned_data["role"]
+    try:
+        service(**kwargs)
+    except ValidationError as error:
+        _error_messages(request, error)
+    else:
+        messages.success(request, done)
+    return redirect("accounts:staff_detail", pk=pk)
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def workspace_security(request: HttpRequest) -> HttpResponse:
+    policy = selectors.workspace_policy()
+    form = WorkspacePolicyForm(request.POST or None, initial={"require_2fa": policy.require_2fa})
+    if request.method == "POST" and form.is_valid():
+        services.workspace_policy_update(
+            actor=request.user, require_2fa=form.cleaned_data["require_2fa"]
+        )
+        messages.success(request, _("The security policy was saved."))
+        return redirect("accounts:workspace_security")
+    return render(request, "accounts/workspace_security.html", {"form": form})
