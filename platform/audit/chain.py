@@ -7,7 +7,6 @@ appending ``AuditChainLink`` rows. Nothing here ever runs inside a request's
 transaction, so writers of one tenant never wait on each other.
 """
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -16,22 +15,20 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .hashing import GENESIS, checkpoint_signature, content_hash, link_hash, signature_ok
+from .hashing import (
+    GENESIS,
+    checkpoint_signature,
+    content_digest_sql,
+    link_hash,
+    signature_ok,
+)
 from .models import AuditChainLink, AuditCheckpoint
 
 logger = logging.getLogger(__name__)
 
-_loads = json.loads
 _LOCK_CLASS = 0x41554454  # "AUDT": the advisory-lock namespace of audit chains
 _SEAL_BATCH = 10_000
-_EVENT_COLUMNS = ", ".join(
-    f"e.{name}"
-    for name in (
-        "chain", "occurred_at", "tenant_id", "actor_type", "actor_id", "actor_display",
-        "impersonator_id", "impersonator_display", "action", "target_type", "target_id",
-        "target_display", "ip", "user_agent", "request_id", "changes",
-    )
-)  # fmt: skip
+_RECOMPUTED = content_digest_sql("e")
 
 
 def _lock_chain(chain: str) -> None:
@@ -221,11 +218,11 @@ def _checkpoints_of(chain: str, result: VerifyResult) -> _Expect | None:
     return start
 
 
-def verify_chain(*, chain: str, seal: bool = True, chunk_size: int = 5000) -> VerifyResult:
+def verify_chain(*, chain: str, seal: bool = True) -> VerifyResult:
     """Walk ``chain`` and report the first changed, removed or out-of-order event.
 
-    Streams links joined to their events with a server-side cursor in one
-    REPEATABLE READ snapshot, recomputing every content and link hash.
+    Streams links joined to their events (COPY) in one REPEATABLE READ
+    snapshot, recomputing every content and link hash.
     """
     started = timezone.now()
     if seal:
@@ -238,33 +235,36 @@ def verify_chain(*, chain: str, seal: bool = True, chunk_size: int = 5000) -> Ve
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         expect = _checkpoints_of(chain, result)
         if expect is not None:
-            _walk(chain, expect, result, chunk_size)
+            _walk(chain, expect, result)
         if result.ok:
             _find_orphans(chain, result)
     result.seconds = (timezone.now() - started).total_seconds()
     return result
 
 
-def _walk(
-    chain: str, expect: _Expect, result: VerifyResult, chunk_size: int, through: int | None = None
-) -> None:
-    """Check links ``expect.seq`` .. ``through`` (the end when None) and their events."""
-    # A raw psycopg named cursor: rows stream in chunks, without Django's per-row wrapping.
-    upper = "" if through is None else "AND l.seq <= %s"
-    params = [chain, expect.seq] + ([] if through is None else [through])
-    with connection.connection.cursor(name="audit_verify") as cursor:
-        cursor.itersize = chunk_size
-        cursor.execute(
-            f"""
-            SELECT l.seq, l.prev_hash, l.hash, l.event_id, e.content_hash, {_EVENT_COLUMNS}
+def _walk(chain: str, expect: _Expect, result: VerifyResult, through: int | None = None) -> None:
+    """Check links ``expect.seq`` .. ``through`` (the end when None) and their events.
+
+    PostgreSQL recomputes each event's content hash next to the stored one (in
+    C, from built-in functions); the rows stream to Python through COPY, where
+    the chain's order and link hashes are checked. Memory stays flat.
+    """
+    upper = "" if through is None else f"AND l.seq <= {int(through)}"
+    query = f"""
+        COPY (
+            SELECT l.seq, l.prev_hash, l.hash, l.event_id, e.content_hash, e.chain, {_RECOMPUTED}
             FROM audit_auditchainlink l
             LEFT JOIN audit_auditevent e ON e.id = l.event_id
-            WHERE l.chain = %s AND l.seq >= %s {upper}
+            WHERE l.chain = %s AND l.seq >= {int(expect.seq)} {upper}
             ORDER BY l.seq
-            """,  # noqa: S608 - constant column list and bound
-            params,
-        )
-        seq = _check_rows(chain, expect, result, cursor)
+        ) TO STDOUT
+    """  # noqa: S608 - integers and a constant expression; the chain is a bound parameter
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor, cursor.copy(query, [chain]) as copy:
+        rows = copy.rows()
+        seq = _check_rows(chain, expect, result, rows)
+        for _rest in rows:  # a COPY must be read to its end before the connection is usable
+            pass
     if seq is None:
         return
     beyond = [s for s in expect.pins if s >= seq and (through is None or s <= through)]
@@ -276,45 +276,39 @@ def _walk(
 
 
 def _check_rows(chain: str, expect: _Expect, result: VerifyResult, rows) -> int | None:
-    """The hot loop of verification; returns the next expected seq, None on failure."""
+    """The hot loop of verification (rows of text); the next expected seq, None on failure."""
     seq, prev, pins = expect.seq, expect.prev, expect.pins
-    for row in rows:
-        link_seq, link_prev, link_digest, event_id, stored_hash = row[:5]
-        if link_seq != seq:
-            kind = "removed" if link_seq > seq else "duplicated"
-            result.fail(f"chain link {seq} is {kind}", event_id=event_id, seq=seq)
+    expected_seq = str(seq)
+    for link_seq, link_prev, link_digest, event_id, stored, event_chain, recomputed in rows:
+        if link_seq != expected_seq:
+            kind = "removed" if int(link_seq) > seq else "duplicated"
+            result.fail(f"chain link {seq} is {kind}", event_id=int(event_id), seq=seq)
             return None
         if link_prev != prev:
-            result.fail("chain link does not follow its predecessor", event_id=event_id, seq=seq)
+            result.fail(
+                "chain link does not follow its predecessor", event_id=int(event_id), seq=seq
+            )
             return None
-        if stored_hash is None:
-            result.fail("event was removed", event_id=event_id, seq=seq)
+        if stored is None:
+            result.fail("event was removed", event_id=int(event_id), seq=seq)
             return None
-        if row[5] != chain:
-            result.fail("event belongs to another chain", event_id=event_id, seq=seq)
+        if event_chain != chain:
+            result.fail("event belongs to another chain", event_id=int(event_id), seq=seq)
             return None
-        ip, changes = row[17], row[20]
-        computed = content_hash(
-            *row[5:17],
-            None if ip is None else str(ip),
-            row[18],
-            row[19],
-            _loads(changes) if isinstance(changes, str) else changes,
-        )
-        if computed != stored_hash:
-            result.fail("event content was changed", event_id=event_id, seq=seq)
+        if recomputed != stored:
+            result.fail("event content was changed", event_id=int(event_id), seq=seq)
             return None
-        digest = link_hash(prev, seq, chain, event_id, computed)
+        digest = link_hash(prev, seq, chain, event_id, recomputed)
         if digest != link_digest:
-            result.fail("chain link hash does not match", event_id=event_id, seq=seq)
+            result.fail("chain link hash does not match", event_id=int(event_id), seq=seq)
             return None
-        pinned = pins.get(seq)
-        if pinned is not None and pinned != digest:
-            result.fail("chain differs from a signed checkpoint", event_id=event_id, seq=seq)
+        if pins and seq in pins and pins[seq] != digest:
+            result.fail("chain differs from a signed checkpoint", event_id=int(event_id), seq=seq)
             return None
         result.events += 1
         prev = digest
         seq += 1
+        expected_seq = str(seq)
     return seq
 
 
@@ -389,7 +383,7 @@ def apply_retention(
         check = VerifyResult(chain=chain)
         expect = _checkpoints_of(chain, check)
         if expect is not None:
-            _walk(chain, expect, check, 5000, through=through)
+            _walk(chain, expect, check, through=through)
         if not check.ok:
             result.refused = check.first_bad["reason"] if check.first_bad else "chain is bad"
             logger.error("audit retention refused on %r: %s", chain, check.first_bad)

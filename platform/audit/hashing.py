@@ -1,63 +1,48 @@
 """The hashes of the audit log: event content, chain links and signed checkpoints.
 
-Pure functions over plain values, shared by the writer (``record``), the sealer
-and the verifier, so that all three agree byte for byte.
+The content hash of an event is computed by PostgreSQL (see ``content_digest_sql``);
+link hashes and checkpoint signatures are computed in Python by the sealer and
+the verifier, from the same functions, so that they agree byte for byte.
 """
 
 import hashlib
 import hmac
-import json
-from datetime import datetime
 
 GENESIS = "0" * 64
-_SEP = "\x1f"  # record() strips control characters, so no field contains it
+_SEP = "\x1f"  # record() strips control characters, so no field contains it (chr(31))
 
 
-def canonical_json(value) -> str:
-    """The one JSON spelling of ``value`` (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+EVENT_CONTENT_COLUMNS = (
+    "chain", "occurred_at", "tenant_id", "actor_type", "actor_id", "actor_display",
+    "impersonator_id", "impersonator_display", "action", "target_type", "target_id",
+    "target_display", "ip", "user_agent", "request_id", "changes",
+)  # fmt: skip
 
 
-def content_hash(
-    chain: str,
-    occurred_at: datetime,
-    tenant_id: int | None,
-    actor_type: str,
-    actor_id: str,
-    actor_display: str,
-    impersonator_id: str,
-    impersonator_display: str,
-    action: str,
-    target_type: str,
-    target_id: str,
-    target_display: str,
-    ip: str | None,
-    user_agent: str,
-    request_id: str,
-    changes: dict,
-) -> str:
-    """sha256 over every recorded field of an event, in the column order of AuditEvent."""
-    text = _SEP.join(
-        (
-            chain,
-            occurred_at.isoformat(),
-            "" if tenant_id is None else str(tenant_id),
-            actor_type,
-            actor_id,
-            actor_display,
-            impersonator_id,
-            impersonator_display,
-            action,
-            target_type,
-            target_id,
-            target_display,
-            ip or "",
-            user_agent,
-            request_id,
-            canonical_json(changes),
-        )
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
+def content_digest_sql(row: str) -> str:
+    """SQL for the sha256 (hex) of an event's content; ``row`` is ``NEW`` or a table alias.
+
+    Computed by PostgreSQL: by a BEFORE INSERT trigger when the event is written
+    (still one INSERT), and again by the verifier over the stored row. Only
+    built-in pg_catalog functions are used, which the application role cannot
+    replace. Every field is spelled canonically: UTC time to the microsecond,
+    ``host(ip)`` and jsonb's own text form of the changes.
+    """
+    parts = []
+    for column in EVENT_CONTENT_COLUMNS:
+        ref = f"{row}.{column}"
+        if column == "occurred_at":
+            parts.append(f"""to_char({ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')""")
+        elif column == "tenant_id":
+            parts.append(f"coalesce({ref}::text, '')")
+        elif column == "ip":
+            parts.append(f"coalesce(host({ref}), '')")
+        elif column == "changes":
+            parts.append(f"{ref}::text")
+        else:
+            parts.append(ref)
+    fields = ", ".join(parts)
+    return f"encode(sha256(convert_to(concat_ws(chr(31), {fields}), 'UTF8')), 'hex')"
 
 
 def link_hash(prev_hash: str, seq: int, chain: str, event_id: int, event_hash: str) -> str:

@@ -38,8 +38,8 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     changes = models.JSONField(default=dict, blank=True)
-    # sha256 of the fields above (see audit.hashing.content_hash); the chain links it.
-    content_hash = models.CharField(max_length=64)
+    # sha256 of the fields above, set by the database on INSERT (audit.hashing.content_digest_sql).
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

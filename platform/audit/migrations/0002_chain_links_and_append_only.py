@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from audit.hashing import content_hash
+from audit.hashing import content_digest_sql
 
 APPEND_ONLY_TABLES = ["audit_auditevent", "audit_auditchainlink", "audit_auditcheckpoint"]
 
@@ -48,17 +48,22 @@ def _drop_triggers_sql() -> list[str]:
     return sql
 
 
-def hash_existing_events(apps, schema_editor):
-    """Events written by v0 get their content hash; the sealer then chains them."""
-    AuditEvent = apps.get_model("audit", "AuditEvent")
-    for event in AuditEvent.objects.filter(content_hash="").iterator():
-        event.content_hash = content_hash(
-            event.chain, event.occurred_at, event.tenant_id, event.actor_type, event.actor_id,
-            event.actor_display, event.impersonator_id, event.impersonator_display, event.action,
-            event.target_type, event.target_id, event.target_display, event.ip,
-            event.user_agent, event.request_id, event.changes,
-        )
-        event.save(update_fields=["content_hash"])
+# Each event's content hash is computed by the database as the row is inserted
+# (one INSERT still), so the writer and the verifier share one definition.
+DIGEST_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION audit_event_digest() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.content_hash := {content_digest_sql("NEW")};
+    RETURN NEW;
+END;
+$$;
+"""
+DIGEST_TRIGGER = (
+    "CREATE TRIGGER audit_auditevent_digest BEFORE INSERT ON audit_auditevent "
+    "FOR EACH ROW EXECUTE FUNCTION audit_event_digest();"
+)
+HASH_EXISTING = f"UPDATE audit_auditevent e SET content_hash = {content_digest_sql('e')};"
 
 
 class Migration(migrations.Migration):
@@ -160,11 +165,16 @@ class Migration(migrations.Migration):
             model_name='auditcheckpoint',
             index=models.Index(fields=['chain', 'seq'], name='audit_checkpoint_chain_seq'),
         ),
-        migrations.RunPython(hash_existing_events, migrations.RunPython.noop),
+        migrations.RunSQL(HASH_EXISTING, migrations.RunSQL.noop),
         migrations.AlterField(
             model_name='auditevent',
             name='content_hash',
-            field=models.CharField(max_length=64),
+            field=models.CharField(blank=True, editable=False, max_length=64),
+        ),
+        migrations.RunSQL(
+            [DIGEST_FUNCTION, DIGEST_TRIGGER],
+            ["DROP TRIGGER IF EXISTS audit_auditevent_digest ON audit_auditevent;",
+             "DROP FUNCTION IF EXISTS audit_event_digest();"],
         ),
         migrations.RunSQL(_triggers_sql(), _drop_triggers_sql()),
     ]
