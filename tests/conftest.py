@@ -67,6 +67,28 @@ def ensure_baseline() -> None:
     pool.refill(settings.TENANT_SPARE_POOL_SIZE)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_spares_the_audit_log():
+    """Django ends a test that committed for real with a flush (TRUNCATE of every
+    table). The audit tables refuse TRUNCATE by design, so the flush leaves them
+    out; their rows stay, as they would in production."""
+    from django.core.management.commands import flush
+
+    def sql_flush(style, connection, reset_sequences=True, allow_cascade=False):
+        tables = connection.introspection.django_table_names(
+            only_existing=True, include_views=False
+        )
+        tables = [t for t in tables if not t.startswith("audit_")]
+        return connection.ops.sql_flush(
+            style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+
+    patcher = pytest.MonkeyPatch()
+    patcher.setattr(flush, "sql_flush", sql_flush)
+    yield
+    patcher.undo()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = _("Audit log")
+
+    def ready(self) -> None:
+        from . import celery_context, signals
+
+        signals.connect()
+        celery_context.connect()

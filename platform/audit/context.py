@@ -1,6 +1,14 @@
-"""Who is acting, and from where: set once per request (middleware) or task (Celery)."""
+"""Who is acting, and from where: bound once per request (middleware) or task (Celery).
+
+Services never pass this around; ``audit.services.record`` reads it. Code that
+acts outside a request binds it itself::
+
+    with audit.context.bind(actor=audit.context.SYSTEM):
+        ...
+"""
 
 import contextvars
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,12 +17,24 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Actor:
-    type: str  # "user" (tenant user), "vendor" (vendor staff), "api" (API client), "system"
+    type: str  # "user" (tenant user), "vendor" (vendor staff), "api", "system", "anonymous"
     id: str = ""
     display: str = ""
 
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id, "display": self.display}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Actor":
+        return cls(
+            type=str(data.get("type", "system")),
+            id=str(data.get("id", "")),
+            display=str(data.get("display", "")),
+        )
+
 
 SYSTEM = Actor(type="system", id="", display="system")
+ANONYMOUS = Actor(type="anonymous", id="", display="anonymous")
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,7 @@ _current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
 
 
 def current() -> AuditContext:
+    """The context of the running request or task (system, no request, outside both)."""
     return _current.get()
 
 
@@ -47,14 +68,38 @@ def bind(ctx: AuditContext | None = None, **changes) -> Iterator[AuditContext]:
         _current.reset(token)
 
 
+def activate(ctx: AuditContext) -> contextvars.Token:
+    """Bind ``ctx`` until ``deactivate(token)``; for hooks that cannot use a ``with`` block."""
+    return _current.set(ctx)
+
+
+def deactivate(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def clean_request_id(value: str | None) -> str:
+    """A caller-supplied request id if it is a plain token, else a fresh one."""
+    if value and _REQUEST_ID.match(value):
+        return value
+    return new_request_id()
+
+
 def actor_for_user(user) -> Actor:
-    """The actor for a signed-in user: vendor staff on the public schema, else tenant user."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    """The actor for a user: vendor staff on the public schema, else tenant user.
+
+    ``None`` means no request at all (system); an anonymous user is a visitor.
+    """
+    if user is None:
         return SYSTEM
+    if not getattr(user, "is_authenticated", False):
+        return ANONYMOUS
     from django.db import connection
 
     kind = "vendor" if connection.schema_name == "public" else "user"

@@ -1,21 +1,43 @@
 """Binds the audit context of each request: actor, impersonator, ip, user agent, request id."""
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 
 from . import context
 
 
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: ``REMOTE_ADDR``, or the first address of the header named by
+    ``AUDIT_CLIENT_IP_HEADER`` (set it only when a trusted proxy always writes that header)."""
+    header = getattr(settings, "AUDIT_CLIENT_IP_HEADER", "")
+    raw = request.META.get(header, "") if header else ""
+    raw = raw.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
 class AuditContextMiddleware:
-    """Place after AuthenticationMiddleware."""
+    """Place after AuthenticationMiddleware (and after any impersonation middleware,
+    which marks the request with ``request.impersonator``, the vendor staff user)."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        request_id = request.headers.get("X-Request-ID", "")[:64] or context.new_request_id()
+        request_id = context.clean_request_id(request.headers.get("X-Request-ID"))
+        impersonator = getattr(request, "impersonator", None)
         ctx = context.AuditContext(
             actor=context.actor_for_user(getattr(request, "user", None)),
-            ip=request.META.get("REMOTE_ADDR"),
+            impersonator=(
+                context.Actor("vendor", str(impersonator.pk), impersonator.email)
+                if impersonator is not None
+                else None
+            ),
+            ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
             request_id=request_id,
         )

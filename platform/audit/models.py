@@ -1,23 +1,36 @@
-"""AuditEvent lives in the public schema so that it outlives the tenants and users it names.
+"""The audit log's tables. They live in the public schema so that the log outlives
+the tenants and users it names.
 
-No foreign keys: actor, target and tenant are ids plus display strings kept as
-they were at the time.
+No foreign keys anywhere: actor, target and tenant are ids plus display strings
+kept as they were at the time. A database trigger (migration 0002) rejects
+UPDATE, DELETE and TRUNCATE on all three tables; only ``audit_retention`` may
+delete events and links, and it leaves a signed checkpoint behind.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
-    occurred_at = models.DateTimeField(db_index=True)
+    """One thing that happened. Written once by ``audit.services.record``, never changed."""
+
+    class ActorType(models.TextChoices):
+        USER = "user", _("Workspace user")
+        VENDOR = "vendor", _("Vendor staff")
+        API = "api", _("API client")
+        SYSTEM = "system", _("System task")
+        ANONYMOUS = "anonymous", _("Anonymous visitor")
+
+    occurred_at = models.DateTimeField()
     # "" is the platform's own chain; otherwise the tenant's schema name.
-    chain = models.CharField(max_length=63, db_index=True)
+    chain = models.CharField(max_length=63)
     tenant_id = models.BigIntegerField(null=True, blank=True)
-    actor_type = models.CharField(max_length=16)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     actor_id = models.CharField(max_length=64, blank=True)
     actor_display = models.CharField(max_length=255, blank=True)
     impersonator_id = models.CharField(max_length=64, blank=True)
     impersonator_display = models.CharField(max_length=255, blank=True)
-    action = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=100)
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_display = models.CharField(max_length=255, blank=True)
@@ -25,10 +38,90 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     changes = models.JSONField(default=dict, blank=True)
+    # sha256 of the fields above, set by the database on INSERT (audit.hashing.content_digest_sql).
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["chain", "id"])]
+        indexes = [
+            models.Index(fields=["chain", "id"], name="audit_event_chain_id"),
+            models.Index(fields=["chain", "occurred_at"], name="audit_event_chain_time"),
+            models.Index(fields=["chain", "actor_id"], name="audit_event_chain_actor"),
+            models.Index(fields=["chain", "target_id"], name="audit_event_chain_target"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_display} {self.action}"
+
+    def change_rows(self) -> list[dict]:
+        """The changes for display: ``{field, before, after}`` or ``{field, value}``."""
+        rows = []
+        for name, value in (self.changes or {}).items():
+            if isinstance(value, dict) and set(value) <= {"before", "after"} and value:
+                rows.append({"field": name, "diff": True, **value})
+            else:
+                rows.append({"field": name, "diff": False, "value": value})
+        return rows
+
+
+class AuditChainLink(models.Model):
+    """The place of one event in its chain, written by the sealer after the event commits.
+
+    ``hash`` = sha256(prev_hash, seq, chain, event id, event content hash), so
+    a changed, removed or re-ordered event breaks every later link.
+    """
+
+    event_id = models.BigIntegerField(primary_key=True)
+    chain = models.CharField(max_length=63)
+    seq = models.BigIntegerField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["chain", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_link_chain_seq"),
+        ]
+        indexes = [models.Index(fields=["chain", "event_id"], name="audit_link_chain_event")]
+
+    def __str__(self) -> str:
+        return f"{self.chain or 'platform'}#{self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """An HMAC-signed statement "chain X had hash H at seq N".
+
+    Periodic checkpoints pin the chain so that it cannot be rewritten or cut
+    short without the key; a retention checkpoint is where the chain restarts
+    after ``audit_retention`` removed the events up to ``seq``.
+    """
+
+    class Kind(models.TextChoices):
+        PERIODIC = "periodic", _("Periodic")
+        RETENTION = "retention", _("Retention")
+
+    chain = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    events_removed = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["chain", "seq", "id"]
+        indexes = [models.Index(fields=["chain", "seq"], name="audit_checkpoint_chain_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} checkpoint {self.chain or 'platform'}#{self.seq}"
+
+
+class AuditRetention(models.Model):
+    """A per-chain override of ``AUDIT_RETENTION_DAYS`` (changed through ``retention_set``)."""
+
+    chain = models.CharField(max_length=63, unique=True)
+    days = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.chain or 'platform'}: {self.days} days"

@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("uploads.urls")),
+    path("audit/", include("audit.urls")),
 ]

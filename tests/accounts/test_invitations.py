@@ -91,7 +91,7 @@ def test_invitee_sets_name_and_password_and_lands_signed_in(tenant_a, admin_clie
         user = User.objects.get(email="joiner@example.com")
         assert (user.full_name, user.role) == ("Jo Iner", "admin")
         assert Invitation.objects.get(email=user.email).accepted_user_id == user.pk
-    assert actions_since(tenant_a, mark) == ["staff.invitation_accepted"]
+    assert actions_since(tenant_a, mark) == ["staff.invitation_accepted", "auth.login"]
     event = events_since(tenant_a, mark, "staff.invitation_accepted")[0]
     assert event.actor_id == str(user.pk)
     # Single use: the link is dead now, and says why.

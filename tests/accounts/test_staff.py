@@ -75,7 +75,7 @@ def test_the_last_owner_cannot_be_demoted_or_deactivated(tenant_a, owner_a, owne
     response = second_client.post(f"/staff/{second.pk}/role/", {"role": "admin"}, follow=True)
     assert "at least one active owner" in response.content.decode()
     assert reload(tenant_a, second).role == "owner"
-    assert actions_since(tenant_a, mark) == ["staff.deactivated"]
+    assert actions_since(tenant_a, mark) == ["auth.login", "staff.deactivated"]
 
 
 def test_with_two_owners_one_may_step_down(tenant_a, owner_a, owner_client_a):
@@ -104,7 +104,12 @@ def test_deactivation_ends_sessions_at_once_and_stops_sign_in(
     # Reactivated, they can sign in again.
     admin_client_a.post(f"/staff/{member_a.pk}/reactivate/")
     assert sign_in(client_for(tenant_a), member_a.email)
-    assert actions_since(tenant_a, mark) == ["staff.deactivated", "staff.reactivated"]
+    assert actions_since(tenant_a, mark) == [
+        "staff.deactivated",
+        "auth.login_failed",  # the deactivated member's attempt
+        "staff.reactivated",
+        "auth.login",
+    ]
 
 
 def test_reactivation_respects_the_seat_limit(tenant_a, admin_client_a):

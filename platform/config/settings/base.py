@@ -349,7 +349,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "uploads.tasks.sweep_stale_quarantine",
         "schedule": 600.0,
     },
+    "audit-seal-sweep": {"task": "audit.tasks.seal_all", "schedule": 60.0},
+    "audit-checkpoint": {"task": "audit.tasks.checkpoint_all", "schedule": 60.0 * 60},
+    "audit-verify": {"task": "audit.tasks.verify_all", "schedule": 60.0 * 60 * 24},
+    "audit-retention": {"task": "audit.tasks.apply_retention", "schedule": 60.0 * 60 * 24},
 }
+
+# --- Audit log (see platform/audit/README.md) ----------------------------------
+
+# Signs the audit checkpoints (HMAC-SHA256). Keep it out of the database's reach.
+AUDIT_HMAC_KEY = env("AUDIT_HMAC_KEY")
+if not AUDIT_HMAC_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("AUDIT_HMAC_KEY must be set when DJANGO_DEBUG is off.")
+    AUDIT_HMAC_KEY = "dev-only-audit-hmac-key"
+AUDIT_RETENTION_DAYS = int(env("AUDIT_RETENTION_DAYS", "365"))
+# Longest expected gap between an event's INSERT and its commit being sealed.
+AUDIT_SEAL_GRACE = int(env("AUDIT_SEAL_GRACE", "600"))
+# At most one seal per chain and process per this many seconds (the sweep does the rest).
+AUDIT_SEAL_INTERVAL = float(env("AUDIT_SEAL_INTERVAL", "1"))
+# META key of a client-address header that a trusted proxy always sets, e.g. HTTP_X_REAL_IP.
+AUDIT_CLIENT_IP_HEADER = env("AUDIT_CLIENT_IP_HEADER", "")
 
 # --- Security ----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SITE_SCHEME", "http")
+os.environ.setdefault("AUDIT_HMAC_KEY", "test-only-audit-hmac-key")
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, CACHES, DATABASES, REDIS_URL, uploads_storages

@@ -1,0 +1,56 @@
+"""Authentication events, recorded from Django's auth signals.
+
+Sign-in, sign-out and failed sign-in are recorded here. Password reset and
+lockout are recorded by the accounts module (``auth.password_reset_requested``,
+``auth.password_reset_done``, ``auth.lockout``), where those changes happen.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
+
+from . import context
+from .services import record
+
+
+def _user_target(user) -> tuple[str, str, str]:
+    return ("accounts.user", str(user.pk), user.email)
+
+
+def _on_login(sender, request, user, **kwargs) -> None:
+    actor = context.actor_for_user(user)
+    with context.bind(actor=actor), transaction.atomic():
+        record("auth.login", target=_user_target(user))
+    if request is not None:
+        # The rest of this request acts as the user who just signed in.
+        request.audit_context = context.current()
+
+
+def _on_logout(sender, request, user, **kwargs) -> None:
+    if user is None:
+        return
+    with context.bind(actor=context.actor_for_user(user)), transaction.atomic():
+        record("auth.logout", target=_user_target(user))
+
+
+def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    user_model = get_user_model()
+    username = str(credentials.get(user_model.USERNAME_FIELD) or credentials.get("username") or "")
+    username = username.strip().lower()[:255]
+    user_id = (
+        user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username})
+        .values_list("pk", flat=True)
+        .first()
+        if username
+        else None
+    )
+    # An unknown name is kept as typed (it may be a typo of a real one), never the password.
+    target = ("accounts.user", "" if user_id is None else str(user_id), username)
+    with context.bind(actor=context.ANONYMOUS), transaction.atomic():
+        record("auth.login_failed", target=target, changes={"username": username})
+
+
+def connect() -> None:
+    user_logged_in.connect(_on_login, dispatch_uid="audit.login")
+    user_logged_out.connect(_on_logout, dispatch_uid="audit.logout")
+    user_login_failed.connect(_on_login_failed, dispatch_uid="audit.login_failed")
