@@ -27,12 +27,18 @@ from django.db.migrations.operations import CreateModel, DeleteModel
 from django.utils import timezone
 from django_tenants.migration_executors import get_executor as stock_get_executor
 from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
+from django_tenants.utils import get_tenant_base_migrate_command_class
 
 from . import schemas
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+
+
+def _only_comments(sql: str) -> bool:
+    """``collect_sql`` interleaves ``-- operation`` comment lines; PostgreSQL rejects them alone."""
+    return all(not line.strip() or line.lstrip().startswith("--") for line in sql.splitlines())
 
 
 def get_executor(codename: str | None = None):
@@ -94,8 +100,8 @@ class FleetMigrator:
             if done != target:
                 groups[done].append(name)
         migrated = 0
-        for names in groups.values():
-            migrated += self._migrate_group(names)
+        for done, names in groups.items():
+            migrated += self._migrate_group(names, fresh=not done)
         self._refresh_spare_fingerprints()
         skipped = len(existing) - migrated
         self.say(f"fleet: {migrated} schema(s) migrated, {skipped} already up to date")
@@ -145,6 +151,14 @@ class FleetMigrator:
         targets = executor.loader.graph.leaf_nodes()
         return executor, executor.migration_plan(targets)
 
+    def _stock_options(self) -> dict:
+        """Options for the stock per-schema path: ``migrate``'s defaults, then ours."""
+        parser = get_tenant_base_migrate_command_class()().create_parser("manage.py", "migrate")
+        defaults = vars(parser.parse_args([]))
+        # Checks already ran once for the whole command; not again for every schema.
+        return {**defaults, **self.options, "interactive": False, "skip_checks": True,
+                "verbosity": 0}  # fmt: skip
+
     @staticmethod
     def _replayable(plan) -> bool:
         return all(
@@ -154,16 +168,18 @@ class FleetMigrator:
             for migration, backwards in plan
         )
 
-    def _migrate_group(self, names: list[str]) -> int:
+    def _migrate_group(self, names: list[str], fresh: bool = False) -> int:
         executor, plan = self._plan_for(names[0])
         if not plan:
             return 0
-        if not self._replayable(plan):
+        # A schema with nothing applied may lack django_migrations: the stock path creates it.
+        if fresh or not self._replayable(plan):
             self.say(f"fleet: plan for {len(names)} schema(s) needs Python; migrating one by one")
+            options = self._stock_options()
             for name in names:
-                run_migrations([], {**self.options, "verbosity": 0}, "fleet", name)
+                run_migrations([], options, "fleet", name)
             return len(names)
-        statements = executor.collect_sql(plan)
+        statements = [sql for sql in executor.loader.collect_sql(plan) if not _only_comments(sql)]
         rows = [(m.app_label, m.name) for m, _ in plan]
         creates_models = any(
             isinstance(op, CreateModel | DeleteModel) for m, _ in plan for op in m.operations
@@ -182,8 +198,10 @@ class FleetMigrator:
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
             for statement in statements:
                 cursor.execute(statement)
+            # Qualified, so it can never land in public.django_migrations.
             cursor.executemany(
-                "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)",
+                f"INSERT INTO {schemas.quote(schema_name)}.django_migrations "  # noqa: S608
+                "(app, name, applied) VALUES (%s, %s, %s)",
                 [(app, name, now) for app, name in rows],
             )
             if plan_for_signal is not None:

@@ -8,9 +8,34 @@ from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
 
 from .models import Tenant
 from .routing import resolve_host
+
+
+def _activate(tenant: Tenant) -> None:
+    """Point the connection at ``tenant``'s schema, re-using a search_path already in force.
+
+    ``set_tenant`` forgets the connection's search_path, so every request would
+    re-issue ``SET search_path`` and empty the ContentType cache even when the
+    worker's previous request was for the same schema. When the schema is
+    unchanged we keep the backend's record instead. That record is only ever
+    the schema really in force: the backend clears it when the connection is
+    closed or a transaction or savepoint is rolled back (which reverts a
+    ``SET``), and then the next query sets the path again. A different schema
+    always goes through ``set_tenant``.
+    """
+    if connection.schema_name == tenant.schema_name and connection.include_public_schema:
+        connection.tenant = tenant
+        return
+    connection.set_tenant(tenant)
+
+
+def _activate_public() -> None:
+    if connection.schema_name == get_public_schema_name():
+        return
+    connection.set_schema_to_public()
 
 
 class TenantRoutingMiddleware(TenantMainMiddleware):
@@ -18,7 +43,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
     Stock, it costs three statements per request (SET search_path, the domain
     query, SET search_path again). Here a cache hit costs none, and the one
-    ``SET search_path`` is issued lazily by the first query of the view.
+    ``SET search_path`` is issued lazily by the first query of the view, and
+    only when the connection is not already on that schema (see ``_activate``).
     """
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
@@ -28,7 +54,7 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             return self._public_page(request, "public/404.html", 404)
         request.tenant = None
         if hostname in (settings.BASE_DOMAIN, f"www.{settings.BASE_DOMAIN}"):
-            connection.set_schema_to_public()
+            _activate_public()
             self._use_urlconf(request, settings.PUBLIC_SCHEMA_URLCONF)
             return None
 
@@ -41,7 +67,7 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         tenant = route.as_tenant()
         tenant.domain_url = hostname
         request.tenant = tenant
-        connection.set_tenant(tenant)
+        _activate(tenant)
         self._use_urlconf(request, settings.ROOT_URLCONF)
         return None
 
@@ -51,12 +77,12 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         set_urlconf(urlconf)
 
     def _public_page(self, request: HttpRequest, template: str, status: int) -> HttpResponse:
-        connection.set_schema_to_public()
+        _activate_public()
         self._use_urlconf(request, settings.PUBLIC_SCHEMA_URLCONF)
         return render(request, template, status=status)
 
     def _unavailable(self, request: HttpRequest, route) -> HttpResponse:
-        connection.set_schema_to_public()
+        _activate_public()
         self._use_urlconf(request, settings.PUBLIC_SCHEMA_URLCONF)
         messages = {
             Tenant.State.PROVISIONING: _("This workspace is being set up. Try again in a moment."),

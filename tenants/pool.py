@@ -30,16 +30,19 @@ def claim_spare_into(schema_name: str) -> bool:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("claim_spare_into() must run inside transaction.atomic().")
-    spare = (
-        SpareSchema.objects.select_for_update(skip_locked=True)
-        .filter(fingerprint=schemas.current_fingerprint())
-        .order_by("id")
-        .first()
-    )
-    if spare is None:
+    # One round trip takes the oldest fresh spare that no other signup holds.
+    table = connection.ops.quote_name(SpareSchema._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id = ("  # noqa: S608 - a model's table name
+            f"SELECT id FROM {table} WHERE fingerprint = %s "
+            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING schema_name",
+            [schemas.current_fingerprint()],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return False
-    schemas.rename_schema(spare.schema_name, schema_name)
-    spare.delete()
+    schemas.rename_schema(row[0], schema_name)
     return True
 
 

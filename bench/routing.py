@@ -1,0 +1,266 @@
+"""Benchmark: requests/s of the same one-query view with and without tenancy.
+
+Two gunicorn servers (2 sync workers each, one at a time) serve ``_site.views.count_users``
+(``User.objects.count()``) on loopback:
+
+* tenant: the production settings (django-tenants backend, ``TenantRoutingMiddleware``
+  and the rest of the middleware stack), requests to a workspace host;
+* tenant, mixed hosts: the same, each request to the next of ``BENCH_HOSTS`` workspaces
+  (so nearly every request switches schema and sets the search_path);
+* plain: the same settings without the tenant middleware, with Django's plain
+  PostgreSQL backend, requests to the public host;
+* stock: django-tenants' own ``TenantMainMiddleware`` with its default
+  ``TENANT_LIMIT_SET_CALLS = False``, one workspace host.
+
+wrk (16 connections, 2 threads) warms each server up, then loads it for a fixed
+duration; the variants take turns for ``BENCH_ROUNDS`` rounds and the median
+is reported (the ratio is the median of each round's ratio). Separately,
+in-process, the statements one tenant request sends are counted at two
+levels: Django's (what ``CaptureQueriesContext`` sees) and the driver's (every
+statement psycopg sends; the test client skips Django's per-request connection
+health check, which costs both variants the same under gunicorn).
+
+Run: ``.venv/bin/python bench/routing.py`` (or ``make bench B=routing``; wrk comes from
+Debian's ``wrk`` package). Env: ``BENCH_DURATION`` (seconds per measurement,
+default 10), ``BENCH_ROUNDS`` (default 3), ``BENCH_HOSTS`` (default 50). Last line:
+one JSON object.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import _common
+
+DB_NAME = "bench_routing"
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+WARMUP = 3
+CONNECTIONS = 16
+SLUG = "acme"
+HOSTS = int(os.environ.get("BENCH_HOSTS", "50"))
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: install Debian's wrk package (make bench does).")
+    env = _common.use_environment(DB_NAME, "_site.settings_tenant")
+    _common.recreate_database(DB_NAME)
+    _common.flush_redis()
+    _common.setup()
+    from django.conf import settings
+
+    from tenants import pool
+
+    _common.migrate_public()
+    pool.refill(1)
+    from tenants.provisioning import create_workspace
+
+    password_hash, _ = _common.password_hash_seconds(1)
+    create_workspace(
+        name="Acme", slug=SLUG, owner_email="owner@acme.test", owner_name="Acme Owner",
+        owner_password_hash=password_hash,
+    )  # fmt: skip
+    recipe = _common.SchemaRecipe()
+    recipe.make_spares(HOSTS - 1)
+    mixed_hosts = [f"{SLUG}.{settings.BASE_DOMAIN}"]
+    for n in range(1, HOSTS):
+        create_workspace(
+            name=f"Mixed {n}", slug=f"mixed{n}", owner_email=f"owner@mixed{n}.test",
+            owner_name="Owner", owner_password_hash=password_hash,
+        )  # fmt: skip
+        mixed_hosts.append(f"mixed{n}.{settings.BASE_DOMAIN}")
+    tenant_host = mixed_hosts[0]
+    plain_host = settings.BASE_DOMAIN
+
+    counts = count_statements([tenant_host])
+    mixed_counts = count_statements(mixed_hosts)
+    print("one workspace host:")
+    for key, value in counts.items():
+        print(f"  {key:<44} {value}")
+    print(f"{len(mixed_hosts)} workspace hosts in turn:")
+    for key, value in mixed_counts.items():
+        print(f"  {key:<44} {value}")
+
+    from django.db import connections
+
+    connections.close_all()
+    variants = {
+        "plain": ("_site.settings_plain", [plain_host], "0"),
+        "tenant": ("_site.settings_tenant", [tenant_host], "1"),
+        "mixed": ("_site.settings_tenant", mixed_hosts, "1"),
+        "stock": ("_site.settings_stock", [tenant_host], "1"),
+    }
+    names = list(variants)
+    rps: dict[str, list[float]] = {name: [] for name in names}
+    for round_no in range(ROUNDS):
+        # Rotated each round so that no variant always runs first or last.
+        for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
+            settings_module, hosts, body = variants[name]
+            figure = serve_and_load(env, settings_module, hosts, body)
+            rps[name].append(figure)
+            print(f"round {round_no + 1}: {name:<6} {figure:8.0f} req/s  ({len(hosts)} host(s))")
+
+    # The machine is shared: each round's ratio compares figures taken minutes apart at
+    # most, and the median of the rounds is reported.
+    median = statistics.median
+    figures = {name: median(values) for name, values in rps.items()}
+    ratios = {
+        name: median(v / p for v, p in zip(rps[name], rps["plain"], strict=True)) for name in names
+    }
+    tenant_rps, plain_rps, mixed_rps = figures["tenant"], figures["plain"], figures["mixed"]
+    ratio = ratios["tenant"]
+    print("\nmedian of rounds:")
+    for name in names:
+        print(f"  {name:<6} {figures[name]:8.0f} req/s   ratio to plain {ratios[name]:.2f}")
+    print(f"target ratio >= 0.9: {'met' if ratio >= 0.9 else 'NOT MET'}")
+    tenancy = max(counts["tenancy statements per request"],
+                  mixed_counts["tenancy statements per request"])  # fmt: skip
+    lookups = max(counts["host lookup statements per request"],
+                  mixed_counts["host lookup statements per request"])  # fmt: skip
+    print(
+        f"target <= 1 tenancy statement per request, 0 for the host on a cache hit: "
+        f"{'met' if tenancy <= 1 and lookups == 0 else 'NOT MET'}"
+    )
+    if not os.environ.get("BENCH_KEEP_DB"):
+        _common.drop_database(DB_NAME)
+    _common.flush_redis()
+    _common.emit(
+        {
+            "tenant_rps": round(tenant_rps),
+            "plain_rps": round(plain_rps),
+            "ratio": round(ratio, 3),
+            "sql_per_request": counts["statements per request (Django)"],
+            "tenancy_sql_per_request": counts["tenancy statements per request"],
+            "host_lookup_sql_per_request": lookups,
+            "mixed_hosts": len(mixed_hosts),
+            "mixed_rps": round(mixed_rps),
+            "mixed_ratio": round(ratios["mixed"], 3),
+            "stock_rps": round(figures["stock"]),
+            "stock_ratio": round(ratios["stock"], 3),
+            "mixed_sql_per_request": mixed_counts["statements per request (Django)"],
+            "mixed_tenancy_sql_per_request": mixed_counts["tenancy statements per request"],
+        }
+    )
+
+
+def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
+    """Statements per tenant request (to ``hosts`` in turn) once routes are cached."""
+    import psycopg
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    clients = [Client(HTTP_HOST=host) for host in hosts]
+    for client in clients:
+        assert client.get("/").content == b"1"
+    wire: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def counting_execute(self, query, *args, **kwargs):
+        wire.append(query if isinstance(query, str) else str(query))
+        return original(self, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = counting_execute
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            for n in range(requests):
+                response = clients[n % len(clients)].get("/")
+                assert response.status_code == 200 and response.content == b"1"
+    finally:
+        psycopg.Cursor.execute = original
+    sql = [q["sql"] for q in captured.captured_queries]
+    return {
+        "statements per request (Django)": len(sql) / requests,
+        "statements per request (driver)": len(wire) / requests,
+        "tenancy statements per request": sum("search_path" in s for s in sql) / requests,
+        "host lookup statements per request": sum("tenants_domain" in s for s in wire) / requests,
+        "view statements per request": sum("accounts_user" in s for s in sql) / requests,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str) -> float:
+    """Start gunicorn with ``settings_module``, load it with wrk, stop it; the req/s."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "config.wsgi:application",
+            "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", "--chdir", str(_common.ROOT),
+        ],
+        env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_until_serving(url, hosts[0], body)
+        _wrk(url, hosts, WARMUP)
+        return _wrk(url, hosts, DURATION)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_serving(url: str, host: str, body: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            # Loopback http only: the url is built above from 127.0.0.1 and a free port.
+            request = urllib.request.Request(url, headers={"Host": host})  # noqa: S310
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                got = response.read().decode()
+            if got != body:
+                raise SystemExit(f"unexpected answer from {host}: {got!r}")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+_ROTATE = """
+local hosts = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Host"] = hosts[(n %% #hosts) + 1]
+  return wrk.format("GET", "/")
+end
+"""
+
+
+def _wrk(url: str, hosts: list[str], seconds: int) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_ROTATE % ", ".join(f'"{h}"' for h in hosts))
+        script.flush()
+        result = subprocess.run(
+            ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", script.name, url],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        )  # fmt: skip
+    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
+        raise SystemExit(f"wrk saw errors:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if not match:
+        raise SystemExit(f"could not read wrk's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+if __name__ == "__main__":
+    main()
