@@ -21,12 +21,14 @@ from tenants.fleet_migrations import FleetExecutor, FleetMigrator
 from tenants.models import SpareSchema
 
 ACCOUNTS_MIGRATIONS = Path(__file__).resolve().parents[2] / "platform/accounts/migrations"
+# The test migrations follow the app's newest one, whatever it is by now.
+ACCOUNTS_LEAF = max(path.stem for path in ACCOUNTS_MIGRATIONS.glob("[0-9]*.py"))
 
 ADD_COLUMN = """from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0001_initial")]
+    dependencies = [("accounts", "@LEAF@")]
     operations = [
         migrations.AddField(
             model_name="user", name="fleet_probe", field=models.IntegerField(null=True)
@@ -42,7 +44,7 @@ def mark_users(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0001_initial")]
+    dependencies = [("accounts", "@LEAF@")]
     operations = [migrations.RunPython(mark_users, migrations.RunPython.noop)]
 """
 
@@ -51,7 +53,7 @@ def _with_migration(tmp_path: Path, name: str, source: str):
     package = f"fleet_test_migrations_{uuid.uuid4().hex[:8]}"
     target = tmp_path / package
     shutil.copytree(ACCOUNTS_MIGRATIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / f"{name}.py").write_text(source)
+    (target / f"{name}.py").write_text(source.replace("@LEAF@", ACCOUNTS_LEAF))
     sys.path.insert(0, str(tmp_path))
     schemas.expected_migrations.cache_clear()
     schemas.current_fingerprint.cache_clear()
@@ -66,12 +68,12 @@ def _with_migration(tmp_path: Path, name: str, source: str):
 
 @pytest.fixture
 def column_migration(tmp_path):
-    yield from _with_migration(tmp_path, "0002_fleet_probe", ADD_COLUMN)
+    yield from _with_migration(tmp_path, "9001_fleet_probe", ADD_COLUMN)
 
 
 @pytest.fixture
 def python_migration(tmp_path):
-    yield from _with_migration(tmp_path, "0002_mark_users", RUN_PYTHON)
+    yield from _with_migration(tmp_path, "9001_mark_users", RUN_PYTHON)
 
 
 @pytest.fixture
