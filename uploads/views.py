@@ -16,6 +16,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -105,7 +106,11 @@ def _upload(request: HttpRequest) -> HttpResponse:
     if created:
         messages.success(
             request,
-            _("Uploaded %(count)d file(s); they are available once the virus scan is done.")
+            ngettext(
+                "Uploaded %(count)d file; it is available once the virus scan is done.",
+                "Uploaded %(count)d files; they are available once the virus scan is done.",
+                len(created),
+            )
             % {"count": len(created)},
         )
     return redirect("uploads:list")
@@ -158,7 +163,11 @@ def document_delete(request: HttpRequest, document_id) -> HttpResponse:
     document = _get_or_404(services.document_delete, actor=request.user, document_id=document_id)
     messages.success(
         request,
-        _("Deleted “%(name)s”. An admin can restore it for %(days)d days.")
+        ngettext(
+            "Deleted “%(name)s”. An admin can restore it for %(days)d day.",
+            "Deleted “%(name)s”. An admin can restore it for %(days)d days.",
+            settings.UPLOADS_RESTORE_DAYS,
+        )
         % {"name": document.name, "days": settings.UPLOADS_RESTORE_DAYS},
     )
     return redirect("uploads:list")

@@ -83,6 +83,18 @@ ensure_chromium_installed() {
   fi
 }
 
+# gettext's xgettext/msgfmt: tests/test_translations.py re-extracts the messages to
+# prove the German catalogue is complete. The app itself needs none (the .mo ships).
+ensure_gettext_installed() {
+  command -v xgettext >/dev/null && command -v msgfmt >/dev/null && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing gettext (Debian package, for the translation tests)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null
+  else
+    log "gettext is missing: the catalogue-completeness test will be skipped (install Debian's gettext)"
+  fi
+}
+
 start_redis() {
   if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL; not starting Redis"; return; fi
   ensure_redis_installed
@@ -150,7 +162,7 @@ stop_clamd() {
 }
 
 case "${1:-}" in
-  start) start_postgres; start_redis; start_clamd; ensure_chromium_installed ;;
+  start) start_postgres; start_redis; start_clamd; ensure_chromium_installed; ensure_gettext_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true

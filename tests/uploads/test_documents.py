@@ -93,7 +93,7 @@ def test_plain_form_post_without_javascript(fs_storage, owner_client_a, tenant_a
         follow=True,
     )
     assert response.redirect_chain[-1][0] == "/documents/"
-    assert "Uploaded 2 file(s)" in response.content.decode()
+    assert "Uploaded 2 files" in response.content.decode()
     response = owner_client_a.post(
         "/documents/upload/", {"files": SimpleUploadedFile("c.bin", b"c" * (3 * MIB))}, follow=True
     )

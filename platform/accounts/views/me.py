@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -231,5 +232,13 @@ def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     ended = services.sessions_revoke_others(
         user=request.user, current_key=request.session.session_key
     )
-    messages.success(request, _("Signed out of %(count)d other session(s).") % {"count": ended})
+    messages.success(
+        request,
+        ngettext(
+            "Signed out of %(count)d other session.",
+            "Signed out of %(count)d other sessions.",
+            ended,
+        )
+        % {"count": ended},
+    )
     return redirect("accounts:sessions")
