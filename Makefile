@@ -37,6 +37,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: services lint
+	@$(SERVICES) test-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # `make bench` runs every benchmark; `make bench B=provisioning` runs bench/provisioning.py.

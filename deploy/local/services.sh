@@ -162,11 +162,14 @@ stop_clamd() {
 }
 
 case "${1:-}" in
-  start) start_postgres; start_redis; start_clamd; ensure_chromium_installed; ensure_gettext_installed ;;
+  start) start_postgres; start_redis; start_clamd ;;
+  # What only the test suite needs: a browser for the browser tests, gettext for
+  # the translation-completeness test.
+  test-deps) ensure_chromium_installed; ensure_gettext_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true
     redis-cli -p "$REDIS_PORT" ping || true
     clamd_ping && echo "clamd: PONG" || echo "clamd: no answer" ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|test-deps" >&2; exit 2 ;;
 esac
