@@ -150,7 +150,7 @@ def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="atrium-bench-uploads-"))
     procs: list[subprocess.Popen] = []
-    clamd_proc = ClamdProcess(stream_max="300M", file_max="300M", scan_max="1200M")
+    clamd_proc = ClamdProcess(stream_max="300M", scan_max="1200M", file_max="1201M")
     try:
         clamd_proc.start()
         s3_port, web_port = free_port(), free_port()
