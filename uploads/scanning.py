@@ -99,28 +99,36 @@ class _StreamInspector:
         self.unscannable = ""
         self._tail = b""
 
-    def feed(self, chunk: bytes | memoryview) -> None:
-        self.count += len(chunk)
+    def feed(self, data: bytes | bytearray, start: int = 0, end: int | None = None) -> None:
+        """Inspect ``data[start:end]`` (searched in place: no copy of the chunk)."""
+        end = len(data) if end is None else end
+        self.count += end - start
         if self.unscannable:
             return
-        window = self._tail + chunk
-        if _RAR_MARKER in window:
+        # A header or marker cut by the chunk boundary: the small seam only.
+        seam = self._tail + bytes(data[start : min(end, start + _OVERLAP)])
+        self._check(seam, 0, len(seam))
+        if not self.unscannable:
+            self._check(data, start, end)
+        self._tail = bytes(data[max(start, end - _OVERLAP) : end])
+
+    def _check(self, data, start: int, end: int) -> None:
+        if data.find(_RAR_MARKER, start, end) != -1:
             self.unscannable = f"{UNSCANNABLE_PREFIX}.RAR"
             return
-        at = window.find(_ZIP_LOCAL_HEADER)
-        while at != -1 and at + _ZIP_HEADER_LEN <= len(window):
-            version, _flags, method = struct.unpack_from("<HHH", window, at + 4)
-            name_len, extra_len = struct.unpack_from("<HH", window, at + 26)
+        at = data.find(_ZIP_LOCAL_HEADER, start, end)
+        while at != -1:
+            if at + _ZIP_HEADER_LEN > end:
+                # Cut by the boundary: seen whole in the next seam. A short header at
+                # the very end of the stream is not a member clamd could extract.
+                return
+            version, _flags, method = struct.unpack_from("<HHH", data, at + 4)
+            name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
             plausible = version <= 100 and 0 < name_len <= 1024 and extra_len <= 4096
             if plausible and method not in ZIP_METHODS_SCANNED:
                 self.unscannable = f"{UNSCANNABLE_PREFIX}.ZipMethod{method}"
                 return
-            at = window.find(_ZIP_LOCAL_HEADER, at + 1)
-        # Keep enough bytes to see a header or marker cut by the chunk boundary.
-        keep_from = len(window) - _OVERLAP
-        if at != -1:
-            keep_from = min(keep_from, at)
-        self._tail = window[max(0, keep_from) :]
+            at = data.find(_ZIP_LOCAL_HEADER, at + 1, end)
 
 
 class _Clamd:
@@ -139,15 +147,13 @@ class _Clamd:
             while True:
                 if readinto is not None:
                     size = readinto(view[4:]) or 0
-                    chunk = view[4 : 4 + size]
                 else:
                     data = stream.read(CHUNK_BYTES)
                     size = len(data)
                     view[4 : 4 + size] = data
-                    chunk = view[4 : 4 + size]
                 if not size:
                     break
-                inspector.feed(chunk)
+                inspector.feed(buffer, 4, 4 + size)
                 struct.pack_into("!L", buffer, 0, size)
                 sock.sendall(view[: 4 + size])
             sock.sendall(struct.pack("!L", 0))
