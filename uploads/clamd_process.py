@@ -34,6 +34,28 @@ def clamd_binary() -> str | None:
     )
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def size_bytes(value: str) -> int:
+    """clamd's size notation (``300M``, ``2G``, ``4096``) in bytes."""
+    value = value.strip().upper()
+    unit = value[-1] if value[-1:] in _UNITS else ""
+    return int(value[: len(value) - len(unit)]) * _UNITS[unit]
+
+
+def check_limits(*, stream_max: str, scan_max: str, file_max: str) -> None:
+    """Refuse limits under which clamd would pass content it did not scan: it cuts a
+    ZIP member at MaxFileSize without alerting, so MaxFileSize must exceed MaxScanSize
+    (which alerts), and the stream itself must fit in MaxScanSize."""
+    stream, scan, file = size_bytes(stream_max), size_bytes(scan_max), size_bytes(file_max)
+    if not stream <= scan < file:
+        raise ValueError(
+            f"clamd limits must satisfy StreamMaxLength <= MaxScanSize < MaxFileSize, "
+            f"got {stream_max} / {scan_max} / {file_max}"
+        )
+
+
 def render_config(
     *,
     port: int,
@@ -43,6 +65,7 @@ def render_config(
     scan_max: str,
     foreground: bool = True,
 ) -> str:
+    check_limits(stream_max=stream_max, scan_max=scan_max, file_max=file_max)
     user_line = ""
     if os.geteuid() == 0:
         user_line = f"User {CLAMD_USER}"
@@ -67,8 +90,8 @@ class ClamdProcess:
         *,
         port: int | None = None,
         stream_max: str = "300M",
-        file_max: str = "300M",
         scan_max: str = "1200M",
+        file_max: str = "1201M",
     ) -> None:
         binary = clamd_binary()
         if binary is None:

@@ -1,9 +1,11 @@
 """The documents module's write API. Each function checks permission, makes its change
 and records the audit event in one ``transaction.atomic()``; views and tasks call these.
 
-Who may do what: any active member of the workspace uploads and downloads; the
-uploader, owners and admins rename and delete a document; only owners and admins
-restore deleted documents.
+Who may do what: every active user of the workspace lists and downloads; everyone
+but read-only users uploads (``accounts.permissions.can_write``); the uploader,
+owners and admins rename and delete a document (never a read-only user, even one
+who uploaded it before being made read-only); only owners and admins restore
+deleted documents.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.utils.translation import gettext as _
 
 import audit.services as audit
 from accounts.models import User
+from accounts.permissions import can_write
 
 from . import scanning, sniffing
 from . import storage as store
@@ -57,13 +60,25 @@ def _require_member(actor: User | None) -> User:
     return actor
 
 
+def _require_writer(actor: User | None) -> User:
+    _require_member(actor)
+    if not can_write(actor):
+        raise PermissionDenied(_("Your role is read-only: you can view and download documents."))
+    return actor
+
+
 def is_workspace_admin(actor: User | None) -> bool:
     return bool(actor and actor.is_active and actor.role in ADMIN_ROLES)
 
 
+def can_upload(actor: User | None) -> bool:
+    """Upload documents: every active user but read-only ones."""
+    return can_write(actor)
+
+
 def can_manage(actor: User | None, document: Document) -> bool:
-    """Rename and delete: the uploader, or an owner or admin."""
-    if actor is None or not actor.is_active:
+    """Rename and delete: the uploader, or an owner or admin; never a read-only user."""
+    if not can_write(actor):
         return False
     return is_workspace_admin(actor) or document.uploaded_by_id == actor.pk
 
@@ -77,7 +92,7 @@ def _locked(document_id) -> Document:
 
 def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
     """Put a received file in quarantine and queue its scan. Never the final place."""
-    _require_member(actor)
+    _require_writer(actor)
     size = upload.size
     limits = upload_limits(tenant=tenant)
     if size > limits.max_file_bytes:
@@ -293,7 +308,8 @@ def documents_requeue_stale(*, older_than: timedelta | None = None) -> int:
 
 
 def document_rename(*, actor: User, document_id, name: str) -> Document:
-    _require_member(actor)
+    """Give a document a new (sanitised) name."""
+    _require_writer(actor)
     with transaction.atomic():
         document = _locked(document_id)
         if document.state == State.DELETED:
@@ -316,7 +332,7 @@ def document_rename(*, actor: User, document_id, name: str) -> Document:
 
 def document_delete(*, actor: User, document_id) -> Document:
     """Soft delete: hidden at once, restorable by admins for UPLOADS_RESTORE_DAYS."""
-    _require_member(actor)
+    _require_writer(actor)
     with transaction.atomic():
         document = _locked(document_id)
         if document.state == State.DELETED:
@@ -338,7 +354,8 @@ def document_delete(*, actor: User, document_id) -> Document:
 
 
 def document_restore(*, actor: User, document_id) -> Document:
-    _require_member(actor)
+    """Bring back a soft-deleted document within the restore window (owners, admins)."""
+    _require_writer(actor)
     if not is_workspace_admin(actor):
         raise PermissionDenied(_("Only owners and admins can restore deleted documents."))
     with transaction.atomic():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import (
     FileResponse,
     Http404,
@@ -15,6 +16,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -48,6 +50,7 @@ def document_list(request: HttpRequest) -> HttpResponse:
     context = {
         "documents": documents,
         "limits": limits,
+        "can_upload": services.can_upload(request.user),
         "is_admin": is_admin,
         "blocked": list(selectors.blocked_documents()[:20]) if is_admin else [],
         "deleted": list(selectors.recently_deleted()) if is_admin else [],
@@ -57,11 +60,51 @@ def document_list(request: HttpRequest) -> HttpResponse:
     return render(request, "uploads/documents.html", context)
 
 
+# Room for the multipart boundaries, part headers and the CSRF field around the files.
+MULTIPART_SLACK_BYTES = 64 * 1024
+
+
+def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """Answer before the body is read; the client gets a clear reason, not a reset."""
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"documents": [], "errors": [message]}, status=status)
+    else:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response["Connection"] = "close"  # the unread body is not worth draining
+    return response
+
+
+def _declared_too_large(request: HttpRequest, limits: selectors.UploadLimits) -> str:
+    """The limit a request's announced size already breaks, judged from
+    ``Content-Length`` (and ``X-Upload-Files``, the file count the page sends)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        files = int(request.headers.get("X-Upload-Files", "0"))
+    except ValueError:
+        return ""
+    payload = length - MULTIPART_SLACK_BYTES
+    if files > 0 and payload > files * limits.max_file_bytes:
+        return _("This upload is larger than the limit of %(limit)s per file.") % {
+            "limit": filesizeformat(limits.max_file_bytes)
+        }
+    if payload > limits.quota_left_bytes:
+        return _("This upload would exceed your workspace's storage quota (%(left)s left).") % {
+            "left": filesizeformat(limits.quota_left_bytes)
+        }
+    return ""
+
+
 @csrf_exempt  # the handler must be installed before the body is read; CSRF checked below
 @login_required
 @require_POST
 def document_upload(request: HttpRequest) -> HttpResponse:
+    if not services.can_upload(request.user):
+        # Refused before a byte is spooled; the service checks again.
+        raise PermissionDenied
     limits = selectors.upload_limits(tenant=request.tenant)
+    too_large = _declared_too_large(request, limits)
+    if too_large:
+        return _refuse(request, too_large, 413)
     request.upload_handlers = [
         QuarantineUploadHandler(
             request,

@@ -146,7 +146,7 @@ start_clamd() {
   fi
   sed -e "s|@FOREGROUND@|no|" -e "s|@PORT@|$CLAMD_PORT|" -e "s|@RUN_DIR@|$run|" \
       -e "s|@DATABASE_DIR@|$ROOT/deploy/clamav/db|" -e "s|@USER_LINE@|$user_line|" \
-      -e "s|@STREAM_MAX@|1100M|" -e "s|@FILE_MAX@|1100M|" -e "s|@SCAN_MAX@|4000M|" \
+      -e "s|@STREAM_MAX@|1100M|" -e "s|@SCAN_MAX@|2000M|" -e "s|@FILE_MAX@|2047M|" \
       "$ROOT/deploy/clamav/clamd.conf.template" > "$run/clamd.conf"
   log "starting clamd on 127.0.0.1:$CLAMD_PORT"
   "$(command -v clamd || echo /usr/sbin/clamd)" --config-file "$run/clamd.conf"

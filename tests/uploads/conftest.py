@@ -24,18 +24,20 @@ from uploads.clamd_process import ClamdProcess, free_port
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 MIB = 1024 * 1024
-# clamd's limits in the suite: small, so the limit paths are cheap to exercise.
-CLAMD_FILE_MAX = 8 * MIB
+# clamd's limits in the suite: small, so the limit paths are cheap to exercise, in
+# the only safe order (StreamMaxLength <= MaxScanSize < MaxFileSize, see clamd.conf).
 CLAMD_STREAM_MAX = 10 * MIB
+CLAMD_SCAN_MAX = 20 * MIB
+CLAMD_FILE_MAX = 21 * MIB
 BUCKET = "atrium-test"
 
 
 @pytest.fixture(scope="session")
 def clamd_server():
     server = ClamdProcess(
-        file_max=f"{CLAMD_FILE_MAX // MIB}M",
         stream_max=f"{CLAMD_STREAM_MAX // MIB}M",
-        scan_max="40M",
+        scan_max=f"{CLAMD_SCAN_MAX // MIB}M",
+        file_max=f"{CLAMD_FILE_MAX // MIB}M",
     )
     server.start()
     yield server
@@ -147,8 +149,13 @@ def member_client_a(tenant_a, member_a):
     return client
 
 
-def zipped(name: str, content: bytes) -> bytes:
+def zipped(name: str, content: bytes, method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    return zipped_many([(name, content)], method)
+
+
+def zipped_many(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(name, content)
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, content in members:
+            archive.writestr(name, content)
     return buffer.getvalue()

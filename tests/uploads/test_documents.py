@@ -316,3 +316,110 @@ def test_documents_page_lists_states_and_nav_link(fs_storage, owner_client_a):
     assert 'enctype="multipart/form-data"' in page and "multiple" in page
     assert "uploads/documents.js" in page
     assert 'href="/documents/"' in owner_client_a.get("/").content.decode()
+
+
+# --- read-only role -------------------------------------------------------------------
+
+
+@pytest.fixture
+def reader_client_a(tenant_a):
+    reader = make_user(tenant_a, "reader@alpha.test", "readonly")
+    client = client_for(tenant_a)
+    assert sign_in(client, reader.email)
+    client.user = reader
+    return client
+
+
+def test_read_only_user_lists_and_downloads_but_changes_nothing(
+    fs_storage, tenant_a, owner_client_a, reader_client_a, django_capture_on_commit_callbacks
+):
+    document_id = upload_and_scan(
+        owner_client_a, django_capture_on_commit_callbacks, "plan.txt", b"plan"
+    )
+    page = reader_client_a.get("/documents/").content.decode()
+    assert "plan.txt" in page and "read-only" in page
+    # No upload form, no rename/delete controls.
+    assert 'id="upload-form"' not in page
+    assert f"/documents/{document_id}/delete/" not in page
+    assert f"/documents/{document_id}/rename/" not in page
+    download = reader_client_a.get(f"/documents/{document_id}/download/")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"plan"
+
+    assert post_upload(reader_client_a, "x.txt", b"x").status_code == 403
+    assert (
+        reader_client_a.post(f"/documents/{document_id}/rename/", {"name": "y"}).status_code == 403
+    )
+    assert reader_client_a.post(f"/documents/{document_id}/delete/").status_code == 403
+    with schema_context(tenant_a.schema_name):
+        assert Document.objects.count() == 1
+    assert stored_quarantine_files(fs_storage) == []
+    assert doc(tenant_a, document_id).name == "plan.txt"
+    assert doc(tenant_a, document_id).state == Document.State.AVAILABLE
+
+
+def test_read_only_is_enforced_in_the_services(fs_storage, tenant_a, owner_a):
+    reader = make_user(tenant_a, "ro@alpha.test", "readonly")
+    with schema_context(tenant_a.schema_name):
+        # Uploaded while still a member, then made read-only: no more changes.
+        document = Document.objects.create(
+            name="mine.txt",
+            size=1,
+            content_type="text/plain",
+            sha256="0",
+            uploaded_by=reader,
+            state=Document.State.DELETED,
+            state_before_delete=Document.State.AVAILABLE,
+            deleted_at=timezone.now(),
+            storage_key="k",
+        )
+        assert not services.can_manage(reader, document)
+        assert not services.can_upload(reader)
+        for call, kwargs in [
+            (services.document_rename, {"name": "other.txt"}),
+            (services.document_delete, {}),
+            (services.document_restore, {}),
+        ]:
+            with pytest.raises(PermissionDenied):
+                call(actor=reader, document_id=document.pk, **kwargs)
+        upload = SimpleUploadedFile("x.txt", b"x")
+        with pytest.raises(PermissionDenied):
+            services.document_upload(actor=reader, tenant=tenant_a, upload=upload)
+        assert not AuditEvent.objects.filter(target_id=str(document.pk)).exists()
+
+
+# --- limits announced by Content-Length -------------------------------------------------
+
+
+def test_oversize_upload_refused_from_content_length_before_the_body_is_read(
+    fs_storage, owner_client_a, tenant_a, small_plan
+):
+    # The page announces one file; 2 MiB + 100 KiB cannot fit the 2 MiB per-file limit.
+    response = owner_client_a.post(
+        "/documents/upload/",
+        {"files": SimpleUploadedFile("big.bin", b"x" * (2 * MIB + 100 * 1024))},
+        HTTP_ACCEPT="application/json",
+        HTTP_X_UPLOAD_FILES="1",
+    )
+    assert response.status_code == 413
+    assert response["Connection"] == "close"
+    assert "larger than the limit of 2.0\xa0MB per file" in response.json()["errors"][0]
+    assert stored_quarantine_files(fs_storage) == []
+
+
+def test_upload_over_quota_refused_from_content_length(
+    fs_storage, owner_client_a, tenant_a, small_plan
+):
+    # No file count announced (a plain form): the quota alone decides, 3 MiB left.
+    response = owner_client_a.post(
+        "/documents/upload/",
+        {
+            "files": [
+                SimpleUploadedFile("a.bin", b"a" * (2 * MIB)),
+                SimpleUploadedFile("b.bin", b"b" * (2 * MIB)),
+            ]
+        },
+    )
+    assert response.status_code == 413
+    assert "storage quota (3.0\xa0MB left)" in response.content.decode()
+    with schema_context(tenant_a.schema_name):
+        assert not Document.objects.exists()

@@ -265,3 +265,20 @@ def test_worker_killed_mid_scan_is_taken_over(
         stale = Document.objects.get(pk=document_id).updated_at.replace(year=2000)
         Document.objects.filter(pk=document_id).update(updated_at=stale)
         assert services.document_scan(document_id=document_id) == services.ScanOutcome.AVAILABLE
+
+
+def test_zip_bomb_upload_is_blocked_and_removed(
+    fs_storage, owner_client_a, tenant_a, owner_a, django_capture_on_commit_callbacks
+):
+    # 30 KB on the wire, 30 MiB of zeros then EICAR inside: over clamd's scan budget.
+    bomb = zipped("zeros.bin", b"\x00" * (30 * 1024 * 1024) + EICAR)
+    document_id = upload_and_scan(
+        owner_client_a, django_capture_on_commit_callbacks, "figures.zip", bomb, "application/zip"
+    )
+    document = doc(tenant_a, document_id)
+    assert document.state == Document.State.BLOCKED
+    assert document.signature.startswith("Heuristics.Limits.Exceeded.")
+    assert stored_bytes(fs_storage, "quarantine", f"{tenant_a.schema_name}/{document_id}") is None
+    assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 409
+    assert actions_for(document_id) == ["document.uploaded", "document.blocked"]
+    assert len(mail.outbox) == 1 and owner_a.email in mail.outbox[0].to

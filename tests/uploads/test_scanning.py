@@ -1,13 +1,27 @@
 """The scanner interface against a real clamd with the repository's signature database."""
 
+import bz2
+import gzip
 import io
+import lzma
+import os
+import struct
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.uploads.conftest import CLAMD_FILE_MAX, CLAMD_STREAM_MAX, EICAR, MIB, zipped
-from uploads.clamd_process import free_port
-from uploads.scanning import ClamdScanner, Verdict, scan
+from tests.uploads.conftest import (
+    CLAMD_SCAN_MAX,
+    CLAMD_STREAM_MAX,
+    EICAR,
+    MIB,
+    zipped,
+    zipped_many,
+)
+from uploads.clamd_process import check_limits, free_port
+from uploads.scanning import CHUNK_BYTES, ClamdScanner, Verdict, _StreamInspector, scan
 
 TESTFILES = Path("/usr/share/clamav-testfiles")
 
@@ -38,11 +52,122 @@ def test_clamav_test_samples_found(sample):
     assert result.signature.startswith("Atrium.Test.ClamAV-TestFile")
 
 
-def test_file_over_clamd_file_limit_is_not_clean():
-    # AlertExceedsMax: clamd did not fully scan it, so it reports it instead of OK.
-    result = scan(io.BytesIO(b"\x00" * (CLAMD_FILE_MAX + MIB)))
-    assert result.verdict is Verdict.INFECTED
-    assert result.signature.startswith("Heuristics.Limits.Exceeded")
+def test_plain_file_up_to_the_stream_limit_is_clean():
+    # No false alarm at the app's own limit: MaxScanSize and MaxFileSize are above it.
+    assert scan(io.BytesIO(os.urandom(CLAMD_STREAM_MAX - 1024))).is_clean
+
+
+def _nested(content: bytes, depth: int) -> bytes:
+    for level in range(depth):
+        content = zipped(f"level{level}.zip" if level else "a.txt", content)
+    return content
+
+
+def _tar_gz(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+# Content past the scan budget, hidden behind compression: EICAR sits after 30 MiB of
+# zeros, beyond the point where libclamav stops extracting. Each of these answered OK
+# before MaxFileSize was put above MaxScanSize.
+BEYOND = b"\x00" * (CLAMD_SCAN_MAX + 10 * MIB) + EICAR
+BOMBS = {
+    "zip-deflate": lambda: zipped("zeros.bin", BEYOND),
+    "zip-random-tail": lambda: zipped("a.bin", b"\x00" * CLAMD_SCAN_MAX + os.urandom(MIB)),
+    "zip-bzip2": lambda: zipped("zeros.bin", BEYOND, zipfile.ZIP_BZIP2),
+    "zip-nested": lambda: zipped("inner.zip", zipped("zeros.bin", BEYOND)),
+    "zip-many-members": lambda: zipped_many(
+        [(f"part{i}.bin", bytes([i + 1]) * 7 * MIB) for i in range(4)]
+    ),
+    "jpeg-with-zip-appended": lambda: b"\xff\xd8\xff\xe0" + b"\x00" * 1000 + zipped("z", BEYOND),
+    "gzip": lambda: gzip.compress(BEYOND, compresslevel=1),
+    "bzip2": lambda: bz2.compress(BEYOND),
+    "xz": lambda: lzma.compress(BEYOND),
+    "tar-gz": lambda: _tar_gz("zeros.bin", BEYOND),
+    "recursion": lambda: _nested(b"harmless", 20),
+    "many-files": lambda: zipped_many([(f"f{i}", b"x") for i in range(10_001)]),
+}
+
+
+@pytest.mark.parametrize("make", BOMBS.values(), ids=BOMBS.keys())
+def test_archive_over_scanner_limits_is_blocked_never_clean(make):
+    payload = make()
+    assert len(payload) < CLAMD_STREAM_MAX  # small on the wire, big inside
+    result = scan(io.BytesIO(payload))
+    assert not result.is_clean
+    assert not result.retryable  # blocked, never "try again until it passes"
+    assert result.signature.startswith("Heuristics.Limits.Exceeded."), result
+
+
+def test_archive_within_limits_is_scanned_to_the_end():
+    payload = zipped("report.bin", b"\x00" * (5 * MIB) + EICAR)
+    assert "EICAR" in scan(io.BytesIO(payload)).signature
+    assert scan(io.BytesIO(zipped("report.txt", b"figures\n" * 100_000))).is_clean
+
+
+@pytest.mark.parametrize("content", [b"harmless", EICAR], ids=["clean", "eicar"])
+def test_zip_member_clamd_cannot_decompress_is_blocked(content):
+    # libclamav skips LZMA members silently: EICAR inside one came back OK.
+    result = scan(io.BytesIO(zipped("notes.txt", content, zipfile.ZIP_LZMA)))
+    assert not result.is_clean and not result.retryable
+    assert result.signature in {"Atrium.Unscannable.ZipMethod14", "Atrium.Test.EICAR.UNOFFICIAL"}
+
+
+def test_encrypted_zip_is_blocked():
+    data = bytearray(zipped("secret.txt", os.urandom(212), zipfile.ZIP_STORED))
+    # Mark the member encrypted (flag bit 0) in its local and central headers, as
+    # ``zip -e`` does; zipfile cannot write encrypted archives.
+    data[6] |= 0x1
+    data[data.find(b"PK\x01\x02") + 8] |= 0x1
+    result = scan(io.BytesIO(bytes(data)))
+    assert not result.is_clean and not result.retryable
+    assert "Encrypted" in result.signature
+
+
+def test_rar_is_blocked_as_unscannable():
+    # Debian's clamd has no unrar: a RAR archive would pass unopened.
+    result = scan(io.BytesIO(b"Rar!\x1a\x07\x01\x00" + os.urandom(4096)))
+    assert not result.is_clean
+    assert result.signature == "Atrium.Unscannable.RAR"
+
+
+def _local_header(method: int, name: bytes = b"a.txt", version: int = 20) -> bytes:
+    return (
+        b"PK\x03\x04"
+        + struct.pack("<HHHHHIIIHH", version, 0, method, 0, 0, 0, 0, 0, len(name), 0)
+        + name
+    )
+
+
+def test_inspector_sees_a_header_cut_by_a_chunk_boundary():
+    data = b"x" * 1000 + _local_header(14) + b"payload"
+    for cut in range(995, 1031):
+        inspector = _StreamInspector()
+        inspector.feed(data[:cut])
+        inspector.feed(bytearray(b".." + data[cut:]), 2)
+        assert inspector.unscannable == "Atrium.Unscannable.ZipMethod14", cut
+        assert inspector.count == len(data)
+
+
+def test_inspector_ignores_supported_methods_and_random_signatures():
+    inspector = _StreamInspector()
+    inspector.feed(_local_header(8) + _local_header(0) + _local_header(12))
+    # "PK\3\4" followed by nonsense, as random binary data sometimes holds.
+    inspector.feed(b"PK\x03\x04" + b"\xff" * 40)
+    assert inspector.unscannable == ""
+
+
+def test_clamd_limits_in_an_unsafe_order_are_refused():
+    check_limits(stream_max="10M", scan_max="20M", file_max="21M")
+    with pytest.raises(ValueError, match="MaxScanSize < MaxFileSize"):
+        check_limits(stream_max="300M", scan_max="1200M", file_max="300M")  # the old order
+    with pytest.raises(ValueError):
+        check_limits(stream_max="30M", scan_max="20M", file_max="40M")
 
 
 def test_stream_over_clamd_stream_limit_is_an_error_not_retried():
@@ -69,5 +194,9 @@ def test_stream_is_read_in_chunks_not_whole():
             reads.append(size)
             return super().read(size)
 
+        def readinto(self, buffer):
+            reads.append(len(buffer))
+            return super().readinto(buffer)
+
     assert scan(Recording(b"x" * 300_000)).is_clean
-    assert reads and all(0 < size <= 64 * 1024 for size in reads)
+    assert reads and all(0 < size <= CHUNK_BYTES for size in reads)

@@ -3,100 +3,118 @@
 // form posts normally and the page reloads.
 (function () {
   "use strict";
+  if (!window.XMLHttpRequest || !window.FormData) return;
   var form = document.getElementById("upload-form");
-  if (!form || !window.XMLHttpRequest || !window.FormData) return;
-  var input = document.getElementById("id_files");
-  var zone = document.getElementById("drop-zone");
-  var list = document.getElementById("upload-progress");
-  var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
-  var maxBytes = parseInt(form.dataset.maxBytes, 10);
+  // Read-only users get no form, but still see their colleagues' scans finish.
+  var holder = form || document.getElementById("read-only-note");
+  if (form) setUpUploads(form);
+  if (holder) pollStates(holder.dataset.statesUrl);
 
-  function row(name) {
-    var li = document.createElement("li");
-    var label = document.createElement("span");
-    label.textContent = name + " ";
-    var bar = document.createElement("progress");
-    bar.max = 100; bar.value = 0;
-    var status = document.createElement("small");
-    li.append(label, bar, status);
-    list.appendChild(li);
-    return { bar: bar, status: status, li: li };
-  }
+  function setUpUploads(form) {
+    var input = document.getElementById("id_files");
+    var zone = document.getElementById("drop-zone");
+    var list = document.getElementById("upload-progress");
+    var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    var maxBytes = parseInt(form.dataset.maxBytes, 10);
+    var quotaLeft = parseInt(form.dataset.quotaLeft, 10);
 
-  function uploadOne(file) {
-    return new Promise(function (resolve) {
-      var ui = row(file.name);
-      if (file.size > maxBytes) {
-        ui.status.textContent = " " + form.dataset.tooBig;
-        ui.li.className = "error";
-        return resolve(false);
-      }
-      var data = new FormData();
-      data.append("files", file, file.name);
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.setRequestHeader("X-CSRFToken", token);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.onprogress = function (e) {
-        if (e.lengthComputable) ui.bar.value = Math.round((e.loaded / e.total) * 100);
-      };
-      xhr.onload = function () {
-        var body = {};
-        try { body = JSON.parse(xhr.responseText); } catch (err) { /* not JSON */ }
-        if (xhr.status === 200) {
-          ui.bar.value = 100;
-          ui.status.textContent = " ✓";
-        } else {
+    function row(name) {
+      var li = document.createElement("li");
+      var label = document.createElement("span");
+      label.textContent = name + " ";
+      var bar = document.createElement("progress");
+      bar.max = 100; bar.value = 0;
+      var status = document.createElement("small");
+      li.append(label, bar, status);
+      list.appendChild(li);
+      return { bar: bar, status: status, li: li };
+    }
+
+    function uploadOne(file) {
+      return new Promise(function (resolve) {
+        var ui = row(file.name);
+        if (file.size > maxBytes) {
+          ui.status.textContent = " " + form.dataset.tooBig;
           ui.li.className = "error";
-          ui.status.textContent = " " + ((body.errors || []).join(" ") || xhr.statusText);
+          return resolve(false);
         }
-        resolve(xhr.status === 200);
-      };
-      xhr.onerror = function () { ui.li.className = "error"; ui.status.textContent = " ✗"; resolve(false); };
-      xhr.send(data);
+        if (file.size > quotaLeft) {
+          ui.status.textContent = " " + form.dataset.overQuota;
+          ui.li.className = "error";
+          return resolve(false);
+        }
+        var data = new FormData();
+        data.append("files", file, file.name);
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", form.action);
+        xhr.setRequestHeader("X-CSRFToken", token);
+        xhr.setRequestHeader("Accept", "application/json");
+        // Lets the server refuse an oversize file from Content-Length, before reading it.
+        xhr.setRequestHeader("X-Upload-Files", "1");
+        xhr.upload.onprogress = function (e) {
+          if (e.lengthComputable) ui.bar.value = Math.round((e.loaded / e.total) * 100);
+        };
+        xhr.onload = function () {
+          var body = {};
+          try { body = JSON.parse(xhr.responseText); } catch (err) { /* not JSON */ }
+          if (xhr.status === 200) {
+            quotaLeft -= file.size;
+            ui.bar.value = 100;
+            ui.status.textContent = " ✓";
+          } else {
+            ui.li.className = "error";
+            ui.status.textContent = " " + ((body.errors || []).join(" ") || xhr.statusText);
+          }
+          resolve(xhr.status === 200);
+        };
+        xhr.onerror = function () { ui.li.className = "error"; ui.status.textContent = " ✗"; resolve(false); };
+        xhr.send(data);
+      });
+    }
+
+    function uploadAll(files) {
+      var queue = Array.prototype.slice.call(files);
+      var chain = Promise.resolve(false), any = false;
+      queue.forEach(function (f) {
+        chain = chain.then(function () { return uploadOne(f); }).then(function (ok) { any = any || ok; });
+      });
+      chain.then(function () { if (any) window.setTimeout(function () { window.location.reload(); }, 600); });
+    }
+
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (input.files.length) uploadAll(input.files);
+      input.value = "";
+    });
+    ["dragenter", "dragover"].forEach(function (t) {
+      zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (t) {
+      zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.remove("over"); });
+    });
+    zone.addEventListener("drop", function (e) {
+      if (e.dataTransfer && e.dataTransfer.files.length) uploadAll(e.dataTransfer.files);
     });
   }
-
-  function uploadAll(files) {
-    var queue = Array.prototype.slice.call(files);
-    var chain = Promise.resolve(false), any = false;
-    queue.forEach(function (f) {
-      chain = chain.then(function () { return uploadOne(f); }).then(function (ok) { any = any || ok; });
-    });
-    chain.then(function () { if (any) window.setTimeout(function () { window.location.reload(); }, 600); });
-  }
-
-  form.addEventListener("submit", function (e) {
-    e.preventDefault();
-    if (input.files.length) uploadAll(input.files);
-    input.value = "";
-  });
-  ["dragenter", "dragover"].forEach(function (t) {
-    zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.add("over"); });
-  });
-  ["dragleave", "drop"].forEach(function (t) {
-    zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.remove("over"); });
-  });
-  zone.addEventListener("drop", function (e) {
-    if (e.dataTransfer && e.dataTransfer.files.length) uploadAll(e.dataTransfer.files);
-  });
 
   // While some document waits for its scan, poll the states and refresh when one changes.
-  var waiting = document.querySelectorAll('tr[data-state="quarantined"], tr[data-state="scanning"]');
-  if (waiting.length) {
-    var poll = window.setInterval(function () {
-      var xhr = new XMLHttpRequest();
-      xhr.open("GET", form.dataset.statesUrl);
-      xhr.onload = function () {
-        if (xhr.status !== 200) return;
-        var states = JSON.parse(xhr.responseText).documents;
-        var changed = states.some(function (d) {
-          var tr = document.querySelector('tr[data-document-id="' + d.id + '"]');
-          return tr && tr.dataset.state !== d.state;
-        });
-        if (changed) { window.clearInterval(poll); window.location.reload(); }
-      };
-      xhr.send();
-    }, 3000);
+  function pollStates(url) {
+    var waiting = document.querySelectorAll('tr[data-state="quarantined"], tr[data-state="scanning"]');
+    if (waiting.length) {
+      var poll = window.setInterval(function () {
+        var xhr = new XMLHttpRequest();
+        xhr.open("GET", url);
+        xhr.onload = function () {
+          if (xhr.status !== 200) return;
+          var states = JSON.parse(xhr.responseText).documents;
+          var changed = states.some(function (d) {
+            var tr = document.querySelector('tr[data-document-id="' + d.id + '"]');
+            return tr && tr.dataset.state !== d.state;
+          });
+          if (changed) { window.clearInterval(poll); window.location.reload(); }
+        };
+        xhr.send();
+      }, 3000);
+    }
   }
 })();
