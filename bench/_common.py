@@ -56,6 +56,7 @@ def use_environment(db_name: str, settings_module: str = "config.settings.base")
         "DJANGO_SETTINGS_MODULE": settings_module,
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench",
+        "AUDIT_HMAC_KEY": "bench-only-audit-key",
         "SECURE_SSL_REDIRECT": "0",
         "SITE_SCHEME": "http",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
