@@ -48,8 +48,11 @@ start_postgres() {
       -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $VAR/pg -c max_connections=200 -c fsync=off -c full_page_writes=off" start >/dev/null
   fi
   # The application role may create databases (the test database) but is no superuser.
+  # CREATEROLE lets the audit tests create a throw-away role without ownership of the
+  # audit tables (PostgreSQL 16+: it administers only the roles it created).
   "$bin/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 <<'SQL'
 SELECT 'CREATE ROLE atrium LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'atrium')\gexec
+ALTER ROLE atrium CREATEROLE;
 SELECT 'CREATE DATABASE atrium OWNER atrium' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'atrium')\gexec
 SQL
 }

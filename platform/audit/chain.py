@@ -40,11 +40,13 @@ def _grace() -> timedelta:
     return timedelta(seconds=getattr(settings, "AUDIT_SEAL_GRACE", 600))
 
 
-def _head(chain: str) -> tuple[int, str, int]:
-    """(seq, hash, highest sealed event id) of the chain's last link (or its restart point)."""
+def _head(chain: str) -> tuple[int, str, int, datetime | None]:
+    """(seq, hash, highest sealed event id, when the last link was sealed) of the
+    chain's head (or of its restart point after retention, sealed_at None)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT seq, hash FROM audit_auditchainlink WHERE chain = %s ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash, sealed_at FROM audit_auditchainlink WHERE chain = %s "
+            "ORDER BY seq DESC LIMIT 1",
             [chain],
         )
         row = cursor.fetchone()
@@ -56,9 +58,21 @@ def _head(chain: str) -> tuple[int, str, int]:
     if row is None:
         restart = _latest_retention(chain)
         if restart is not None:
-            return restart.seq, restart.hash, high
-        return 0, GENESIS, high
-    return row[0], row[1], high
+            return restart.seq, restart.hash, high, None
+        return 0, GENESIS, high, None
+    return row[0], row[1], high, row[2]
+
+
+def _late_window(sealed_at: datetime | None) -> datetime:
+    """Oldest ``occurred_at`` of an event that may still be linked below the chain's top.
+
+    Anchored at the last seal, not at the clock: a transaction that was open
+    when that seal ran (and lasts less than ``AUDIT_SEAL_GRACE``) wrote its
+    event after ``sealed_at - grace``. So a late commit is linked by the next
+    seal however long no seal runs, and verification and sealing agree on
+    which unlinked events no seal will ever take (inserted out of order).
+    """
+    return (sealed_at or timezone.now()) - _grace()
 
 
 def _latest_retention(chain: str) -> AuditCheckpoint | None:
@@ -73,15 +87,16 @@ def seal_chain(*, chain: str) -> int:
     """Link every committed, unlinked event of ``chain``; returns how many were linked.
 
     Candidates are events above the highest linked id (new ones, however old)
-    and events younger than ``AUDIT_SEAL_GRACE`` (transactions that committed
-    after a later one was already sealed). An unlinked event that is neither
-    is never sealed: ``verify_chain`` reports it as inserted out of order.
+    and events written less than ``AUDIT_SEAL_GRACE`` before the previous seal
+    (transactions that committed after a later one was already sealed; see
+    ``_late_window``). An unlinked event that is neither is never sealed:
+    ``verify_chain`` reports it as inserted out of order.
     """
     total = 0
     while True:
         with transaction.atomic():
             _lock_chain(chain)
-            seq, prev, high = _head(chain)
+            seq, prev, high, sealed_at = _head(chain)
             with connection.cursor() as cursor:
                 cursor.execute(
                     """
@@ -91,7 +106,7 @@ def seal_chain(*, chain: str) -> int:
                       AND NOT EXISTS (SELECT 1 FROM audit_auditchainlink l WHERE l.event_id = e.id)
                     ORDER BY e.id LIMIT %(limit)s
                     """,
-                    {"chain": chain, "high": high, "since": timezone.now() - _grace(),
+                    {"chain": chain, "high": high, "since": _late_window(sealed_at),
                      "limit": _SEAL_BATCH},
                 )  # fmt: skip
                 rows = cursor.fetchall()
@@ -163,7 +178,7 @@ def checkpoint_chain(*, chain: str) -> AuditCheckpoint | None:
     seal_chain(chain=chain)
     with transaction.atomic():
         _lock_chain(chain)
-        seq, head_hash, _high = _head(chain)
+        seq, head_hash, _high, _sealed_at = _head(chain)
         last = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq", "-id").first()
         if seq == 0 or (last is not None and last.seq >= seq):
             return None
@@ -182,6 +197,9 @@ class VerifyResult:
     ok: bool = True
     first_bad: dict | None = None
     checkpoints: int = 0
+    # Committed events not linked yet because no seal ran since they were written
+    # (only with ``seal=False``, or commits racing the walk): not a failure.
+    pending: int = 0
     seconds: float = 0.0
 
     def fail(self, reason: str, *, event_id: int | None = None, seq: int | None = None) -> None:
@@ -313,18 +331,35 @@ def _check_rows(chain: str, expect: _Expect, result: VerifyResult, rows) -> int 
 
 
 def _find_orphans(chain: str, result: VerifyResult) -> None:
-    """Events no seal will ever link (older than the grace, below the chain's top)."""
+    """Unlinked events that no seal will ever link, and the count of those still pending.
+
+    An unlinked event below the chain's top that was written more than
+    ``AUDIT_SEAL_GRACE`` before the last seal was passed over by a seal long
+    after it was written: inserted out of order. Every other unlinked event is
+    pending (no seal has run since it committed).
+    """
+    _seq, _hash, high, sealed_at = _head(chain)
+    window = _late_window(sealed_at)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT e.id FROM audit_auditevent e
-            WHERE e.chain = %s AND e.occurred_at < %s
+            WHERE e.chain = %s AND e.id < %s AND e.occurred_at < %s
               AND NOT EXISTS (SELECT 1 FROM audit_auditchainlink l WHERE l.event_id = e.id)
             ORDER BY e.id LIMIT 1
             """,
-            [chain, timezone.now() - _grace()],
+            [chain, high, window],
         )
         row = cursor.fetchone()
+        cursor.execute(
+            """
+            SELECT count(*) FROM audit_auditevent e
+            WHERE e.chain = %s AND (e.id > %s OR e.occurred_at >= %s)
+              AND NOT EXISTS (SELECT 1 FROM audit_auditchainlink l WHERE l.event_id = e.id)
+            """,
+            [chain, high, window],
+        )
+        result.pending = cursor.fetchone()[0]
     if row is not None:
         result.fail("event is not in the chain (inserted out of order)", event_id=row[0])
 

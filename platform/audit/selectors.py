@@ -1,9 +1,15 @@
 """Reading the audit log: the one read API for the workspace views, the exports and
-(later) the vendor support console. Permission checks live here, not in the views."""
+the vendor support console. Permission checks live here, not in the views.
 
-import csv
-import io
-import json
+- ``tenant_events`` (a tenant's admins, inside their workspace; or vendor staff
+  with ``vendor=True``), ``my_events`` (any member: events about themselves),
+  ``chain_events`` (vendor staff, on the public site: any chain, ``""`` being
+  the platform's), ``event_detail`` / ``vendor_event_detail`` (one event).
+- ``EventFilter`` narrows any of them; ``page`` pages them (keyset).
+- ``export_csv`` / ``export_jsonl`` stream a queryset returned by the functions
+  above. PostgreSQL formats each line; Python only joins them into chunks.
+"""
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -11,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,14 +77,18 @@ def _chain_of(tenant) -> str:
     return tenant.schema_name
 
 
+def _is_vendor_staff(user) -> bool:
+    # Vendor staff read from the public site, never from inside a workspace.
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and getattr(user, "is_staff", False)
+        and connection.schema_name == "public"
+    )
+
+
 def _check_reader(*, tenant, user, vendor: bool) -> None:
     if vendor:
-        # Vendor staff read from the public site, never from inside a workspace.
-        if not (
-            getattr(user, "is_authenticated", False)
-            and user.is_staff
-            and connection.schema_name == "public"
-        ):
+        if not _is_vendor_staff(user):
             raise PermissionDenied(_("Only vendor staff can read this log."))
         return
     if connection.schema_name != tenant.schema_name:
@@ -91,6 +102,26 @@ def tenant_events(*, tenant, user, vendor: bool = False, filters: EventFilter | 
     _check_reader(tenant=tenant, user=user, vendor=vendor)
     events = AuditEvent.objects.filter(chain=_chain_of(tenant)).order_by("-id")
     return (filters or EventFilter()).apply(events)
+
+
+def chain_events(*, chain: str, user, filters: EventFilter | None = None) -> QuerySet:
+    """Every event of any ``chain`` (a tenant's schema name, or ``""`` for the
+    platform's own), newest first: vendor staff only, from the public site.
+
+    The chain of a deleted tenant stays readable here: the log outlives it.
+    """
+    if not _is_vendor_staff(user):
+        raise PermissionDenied(_("Only vendor staff can read this log."))
+    events = AuditEvent.objects.filter(chain=chain).order_by("-id")
+    return (filters or EventFilter()).apply(events)
+
+
+def vendor_event_detail(*, chain: str, user, event_id: int) -> AuditEvent:
+    """One event of ``chain`` for vendor staff; 404 when it is not in that chain."""
+    event = chain_events(chain=chain, user=user).filter(pk=event_id).first()
+    if event is None:
+        raise Http404
+    return event
 
 
 def my_events(*, tenant, user, filters: EventFilter | None = None):
@@ -127,43 +158,84 @@ def page(events: QuerySet, *, before: int | None, size: int = 50) -> tuple[list,
     return rows, (rows[-1].pk if more and rows else None)
 
 
-def _rows(events: QuerySet, chunk_size: int) -> Iterator[tuple]:
-    yield from events.values_list(*EXPORT_FIELDS).iterator(chunk_size=chunk_size)
+def _utc_text(column: str) -> str:
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 
-def export_csv(events: QuerySet, *, chunk_size: int = 2000) -> Iterator[str]:
-    """The events as CSV text, streamed in chunks (memory stays flat for any size)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_FIELDS)
-    for count, row in enumerate(_rows(events, chunk_size), start=1):
-        row = list(row)
-        row[1] = row[1].isoformat()
-        row[-1] = json.dumps(row[-1], sort_keys=True, ensure_ascii=False)
-        # Neutralise spreadsheet formulas in user-controlled text (CSV injection).
-        writer.writerow([_csv_safe(value) for value in row])
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+def _csv_cell(column: str) -> str:
+    """A quoted CSV cell; text starting with ``= + - @``, tab or CR gets a leading
+    ``'`` so that spreadsheets do not run it as a formula (CSV injection)."""
+    guarded = (
+        f"CASE WHEN left({column}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+        f"THEN '''' || {column} ELSE {column} END"
+    )
+    return f"""'"' || replace({guarded}, '"', '""') || '"'"""
 
 
-def _csv_safe(value):
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+def _column_sql(name: str) -> str:
+    column = f'"audit_auditevent"."{name}"'
+    if name == "id":
+        return f"{column}::text"
+    if name == "occurred_at":
+        return _utc_text(column)
+    if name == "ip":
+        return f"coalesce(host({column}), '')"
+    if name == "changes":
+        return f"{column}::text"
+    return column
 
 
-def export_jsonl(events: QuerySet, *, chunk_size: int = 2000) -> Iterator[str]:
-    """The events as JSON Lines, streamed in chunks."""
-    lines = []
-    for row in _rows(events, chunk_size):
-        item = dict(zip(EXPORT_FIELDS, row, strict=True))
-        item["occurred_at"] = item["occurred_at"].isoformat()
-        lines.append(json.dumps(item, ensure_ascii=False))
-        if len(lines) == 500:
-            yield "\n".join(lines) + "\n"
-            lines = []
-    if lines:
-        yield "\n".join(lines) + "\n"
+def _json_value(name: str) -> str:
+    column = f'"audit_auditevent"."{name}"'
+    if name == "occurred_at":
+        return _utc_text(column)
+    if name == "ip":
+        return f"host({column})"
+    return column
+
+
+# Whole lines, built by PostgreSQL: Python does no per-field work while exporting.
+_CSV_LINE = (
+    "concat_ws(',', "
+    + ", ".join(
+        _column_sql(n) if n in ("id", "occurred_at") else _csv_cell(_column_sql(n))
+        for n in EXPORT_FIELDS
+    )
+    + ") || chr(13) || chr(10)"
+)
+_JSON_LINE = (
+    "json_build_object("
+    + ", ".join(f"'{n}', {_json_value(n)}" for n in EXPORT_FIELDS)
+    + ")::text || chr(10)"
+)
+_LINES_PER_CHUNK = 1000
+
+
+def _lines(events: QuerySet, line_sql: str, chunk_size: int) -> Iterator[str]:
+    """Chunks of lines formatted by PostgreSQL, read through a server-side cursor
+    ``chunk_size`` rows at a time (memory stays flat for any number of events)."""
+    lines = (
+        events.annotate(_line=RawSQL(line_sql, ()))  # noqa: S611 - constant SQL, no input
+        .values_list("_line", flat=True)
+        .iterator(chunk_size=chunk_size)
+    )
+    batch: list[str] = []
+    append = batch.append
+    for line in lines:
+        append(line)
+        if len(batch) == _LINES_PER_CHUNK:
+            yield "".join(batch)
+            batch.clear()
+    if batch:
+        yield "".join(batch)
+
+
+def export_csv(events: QuerySet, *, chunk_size: int = 5000) -> Iterator[str]:
+    """The events as CSV (RFC 4180, CRLF), streamed in chunks; ``changes`` is JSON text."""
+    yield ",".join(EXPORT_FIELDS) + "\r\n"
+    yield from _lines(events, _CSV_LINE, chunk_size)
+
+
+def export_jsonl(events: QuerySet, *, chunk_size: int = 5000) -> Iterator[str]:
+    """The events as JSON Lines (one object per event), streamed in chunks."""
+    yield from _lines(events, _JSON_LINE, chunk_size)

@@ -38,6 +38,7 @@ __all__ = [
     "VerifyResult",
     "apply_retention",
     "checkpoint_chain",
+    "export_recorded",
     "known_chains",
     "record",
     "retention_days",
@@ -92,9 +93,12 @@ def _ip(value: str | None) -> str | None:
         return None
 
 
-def _plain_json(changes: dict) -> dict:
-    # Exactly what PostgreSQL will hand back: dates, UUIDs and decimals as strings.
-    return json.loads(json.dumps(mask_changes(changes), cls=DjangoJSONEncoder))
+_encoder = DjangoJSONEncoder()  # dates, UUIDs and decimals become strings
+
+
+def _changes_text(changes: dict | None) -> str:
+    """The masked changes as JSON text: serialised once, sent as the jsonb parameter."""
+    return _encoder.encode(mask_changes(changes)) if changes else "{}"
 
 
 def record(
@@ -138,22 +142,50 @@ def record(
         "ip": _ip(ctx.ip),
         "user_agent": _text(ctx.user_agent, 512),
         "request_id": _text(ctx.request_id, 64),
-        "changes": _plain_json(changes or {}),
+        "changes": _changes_text(changes),
     }
     # One plain INSERT (no ORM save machinery: this runs in every audited request);
     # the database's BEFORE INSERT trigger fills in the content hash.
     with connection.cursor() as cursor:
-        params = list(fields.values())
-        params[-1] = json.dumps(params[-1])
-        cursor.execute(_INSERT_SQL, params)
+        cursor.execute(_INSERT_SQL, list(fields.values()))
         event_id, digest = cursor.fetchone()
-    transaction.on_commit(lambda: request_seal(chain))
+    if _claim_seal(chain):  # a dict lookup: most events of a busy chain skip the callback
+        transaction.on_commit(lambda: _queue_seal(chain))
+    # The returned event holds exactly what PostgreSQL stored (dates etc. as strings).
+    fields["changes"] = json.loads(fields["changes"])
     return AuditEvent(id=event_id, content_hash=digest, **fields)
+
+
+def export_recorded(*, fmt: str, filters: Any = None, tenant=None) -> AuditEvent:
+    """Record ``audit.exported``: reading a log out is itself an event of that log.
+
+    ``tenant`` is the tenant whose log was read (default: the current schema's);
+    when vendor staff export a tenant's log from the console, the event lands
+    in that tenant's chain with the vendor as actor. ``filters`` (an
+    ``audit.selectors.EventFilter``) is kept as the event's changes.
+    """
+    criteria = {k: str(v) for k, v in vars(filters).items() if v} if filters else {}
+    with transaction.atomic():
+        return record("audit.exported", tenant=tenant, changes={"format": fmt, **criteria})
 
 
 # --- sealing after commit ------------------------------------------------------
 
 _last_seal: dict[str, float] = {}
+
+
+def _claim_seal(chain: str) -> bool:
+    """Take this process's seal slot of ``chain`` if none was taken in the last
+    ``AUDIT_SEAL_INTERVAL`` seconds. Claimed when the event is written, so one
+    transaction (or a burst of them) registers one after-commit callback, not one
+    per event. If that transaction rolls back, the next seal after the interval,
+    or the periodic sweep, links whatever committed in between."""
+    now = time.monotonic()
+    interval = getattr(settings, "AUDIT_SEAL_INTERVAL", 1.0)
+    if now - _last_seal.get(chain, -interval) < interval:
+        return False
+    _last_seal[chain] = now
+    return True
 
 
 def request_seal(chain: str) -> None:
@@ -164,17 +196,18 @@ def request_seal(chain: str) -> None:
     down); events committed in between are picked up by the next seal or by
     the periodic sweep.
     """
-    now = time.monotonic()
-    interval = getattr(settings, "AUDIT_SEAL_INTERVAL", 1.0)
-    if now - _last_seal.get(chain, -interval) < interval:
-        return
-    _last_seal[chain] = now
+    if _claim_seal(chain):
+        _queue_seal(chain)
+
+
+def _queue_seal(chain: str) -> None:
     from .tasks import seal_chain_task
 
     try:
         if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
             seal_chain(chain=chain)
         else:
+            interval = getattr(settings, "AUDIT_SEAL_INTERVAL", 1.0)
             seal_chain_task.apply_async(args=(chain,), countdown=interval)
     except Exception:  # the change is committed; the periodic sweep seals later
         logger.exception("could not seal audit chain %r", chain)

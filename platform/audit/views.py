@@ -2,7 +2,6 @@
 every member's own activity. The views parse requests; selectors check permissions."""
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -10,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .forms import EventFilterForm
-from .services import record
+from .services import export_recorded
 
 
 def _before(request: HttpRequest) -> int | None:
@@ -66,11 +65,7 @@ def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     form = EventFilterForm(request.GET or None)
     filters = form.to_filter()
     events = selectors.tenant_events(tenant=request.tenant, user=request.user, filters=filters)
-    # Reading the whole log out is itself an event of the log.
-    with transaction.atomic():
-        record("audit.exported", changes={"format": fmt, **{
-            k: str(v) for k, v in vars(filters).items() if v
-        }})  # fmt: skip
+    export_recorded(fmt=fmt, filters=filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
         response = StreamingHttpResponse(
