@@ -64,7 +64,10 @@ def render_config(
     file_max: str,
     scan_max: str,
     foreground: bool = True,
+    cache: bool = True,
 ) -> str:
+    """clamd.conf from the template. ``cache=False`` turns off clamd's cache of clean
+    files' hashes (a benchmark scanning the same bytes twice must not time a cache hit)."""
     check_limits(stream_max=stream_max, scan_max=scan_max, file_max=file_max)
     user_line = ""
     if os.geteuid() == 0:
@@ -79,7 +82,7 @@ def render_config(
         .replace("@STREAM_MAX@", stream_max)
         .replace("@FILE_MAX@", file_max)
         .replace("@SCAN_MAX@", scan_max)
-    )
+    ) + ("" if cache else "DisableCache yes\n")
 
 
 class ClamdProcess:
@@ -92,6 +95,7 @@ class ClamdProcess:
         stream_max: str = "300M",
         scan_max: str = "1200M",
         file_max: str = "1201M",
+        cache: bool = True,
     ) -> None:
         binary = clamd_binary()
         if binary is None:
@@ -107,6 +111,7 @@ class ClamdProcess:
                 stream_max=stream_max,
                 file_max=file_max,
                 scan_max=scan_max,
+                cache=cache,
             )
         )
         if os.geteuid() == 0:

@@ -247,8 +247,8 @@ def uploads_storages(
 ) -> dict:
     """The ``uploads_quarantine`` and ``uploads_documents`` entries of ``STORAGES``."""
     if bucket or endpoint_url:
-        from boto3.s3.transfer import TransferConfig
-
+        # uploads.s3 (imported only when a storage is first used, so settings do not
+        # import boto3) shares boto3 sessions and bounds transfers to one 8 MiB part.
         common = {
             "endpoint_url": endpoint_url or None,
             "region_name": env("AWS_S3_REGION_NAME", "us-east-1"),
@@ -256,12 +256,8 @@ def uploads_storages(
             "file_overwrite": True,  # keys are random UUIDs chosen by us
             "querystring_auth": True,
             "signature_version": "s3v4",
-            # Bounded memory for multipart uploads: at most 2 parts of 8 MiB in flight.
-            "transfer_config": TransferConfig(
-                multipart_chunksize=8 * 1024 * 1024, max_concurrency=2
-            ),
         }
-        backend = "storages.backends.s3.S3Storage"
+        backend = "uploads.s3.S3Storage"
         quarantine = quarantine_bucket or bucket
         return {
             "uploads_quarantine": {

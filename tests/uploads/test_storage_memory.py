@@ -1,0 +1,95 @@
+"""The memory bounds of the S3 storages (issue 5): settings never import boto3, the two
+uploads storages share one boto3 session per thread, and transfers run without a thread
+pool, one part at a time, keeping checksums that validate on read. Also: the clamd a
+benchmark starts can run without its clean-file cache, so it times scans, not hits."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import TemporaryUploadedFile
+
+from tests.uploads.conftest import BUCKET, MIB
+from uploads import s3
+from uploads import storage as store
+from uploads.clamd_process import render_config
+
+
+def test_settings_do_not_import_boto3_even_with_s3_configured(tmp_path):
+    code = (
+        "import sys, django; django.setup(); "
+        "from django.conf import settings; "
+        "assert settings.STORAGES['uploads_quarantine']['BACKEND'] == 'uploads.s3.S3Storage'; "
+        "print(sorted(m for m in ('boto3', 'botocore', 's3transfer') if m in sys.modules))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SECRET_KEY": "test-only",
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_STORAGE_BUCKET_NAME": BUCKET,
+        "FILE_UPLOAD_TEMP_DIR": str(tmp_path),
+    }
+    root = django_settings.BASE_DIR
+    env["PYTHONPATH"] = f"{root}{os.pathsep}{root / 'platform'}"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_both_storages_share_one_session_per_thread(s3_storage):
+    quarantine, documents = store.quarantine_storage(), store.documents_storage()
+    assert isinstance(quarantine, s3.S3Storage)
+    assert quarantine is not documents
+    session = quarantine._create_session()
+    assert documents._create_session() is session
+    assert quarantine.connection.meta.client is not None  # builds on the shared session
+    other: list = []
+    thread = threading.Thread(target=lambda: other.append(quarantine._create_session()))
+    thread.start()
+    thread.join()
+    assert other[0] is not session  # boto3 sessions are not thread-safe
+
+
+def test_transfers_are_single_part_in_flight_without_threads(s3_storage):
+    config = store.quarantine_storage().transfer_config
+    assert config.use_threads is False
+    assert config.max_concurrency == 1
+    assert config.multipart_chunksize == s3.PART_BYTES
+    assert store.documents_storage().transfer_config.use_threads is False
+
+
+def test_multipart_upload_and_copy_round_trip_with_valid_checksums(s3_storage):
+    content = os.urandom(2 * s3.PART_BYTES + MIB)  # three parts
+    upload = TemporaryUploadedFile("big.bin", "application/octet-stream", len(content), None)
+    upload.write(content)
+    upload.flush()
+    quarantine, documents = store.quarantine_storage(), store.documents_storage()
+    threads_before = threading.active_count()
+    store.save_stream(quarantine, "t/multipart", upload)
+    store.move(quarantine, "t/multipart", documents, "tenants/t/documents/multipart")
+    assert threading.active_count() == threads_before
+    upload.close()
+    client = s3_storage["client"]
+    head = client.head_object(Bucket=BUCKET, Key="tenants/t/documents/multipart", PartNumber=1)
+    assert head["PartsCount"] == 3
+    assert not store.exists(quarantine, "t/multipart")
+    # botocore validates the stored checksum while reading: a copy that left a
+    # mismatching checksum (as a single CopyObject of a multipart object did) fails here.
+    with store.open_stream(documents, "tenants/t/documents/multipart") as stream:
+        assert stream.read() == content
+    documents.delete("tenants/t/documents/multipart")
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_clamd_cache_can_be_disabled_for_benchmarks(tmp_path, cache):
+    config = render_config(
+        port=3310, run_dir=tmp_path, stream_max="10M", scan_max="20M", file_max="21M", cache=cache
+    )
+    assert ("DisableCache yes" in config.splitlines()) is not cache

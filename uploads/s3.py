@@ -1,0 +1,83 @@
+"""The S3 backend of the uploads storages (``STORAGES[...]['BACKEND']``).
+
+django-storages' ``S3Storage`` with two memory bounds, measured with
+``bench/uploads.py``:
+
+* One boto3 session per thread and set of credentials, shared by every instance.
+  django-storages builds a session per storage, and each session loads botocore's
+  S3 model and endpoint data again (about 13 MB RSS each); the pipeline uses two
+  storages (quarantine and documents).
+* Transfers without a thread pool, one part in flight (``upload_transfer_config``);
+  the server-side copy to the documents storage uses it too (part by part, so the
+  copy keeps per-part checksums that match: a single CopyObject of a multipart
+  object left a checksum that failed validation on read, with moto).
+
+This module imports boto3; it is imported only when a storage is first used, so a
+process that never touches S3 (or not yet) does not pay for boto3 (settings do not
+import it).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from storages.backends import s3
+
+MIB = 1024 * 1024
+# Multipart parts: S3's minimum is 5 MiB; 8 MiB keeps a 1 GiB upload at 128 parts.
+PART_BYTES = 8 * MIB
+
+_sessions = threading.local()
+
+
+def upload_transfer_config() -> TransferConfig:
+    """Multipart uploads read one part at a time from disk: no thread pool, one part
+    in flight (memory stays at about one part whatever the file size)."""
+    return TransferConfig(
+        multipart_threshold=PART_BYTES,
+        multipart_chunksize=PART_BYTES,
+        max_concurrency=1,
+        use_threads=False,
+    )
+
+
+def shared_session(
+    *, profile: str | None, access_key: str | None, secret_key: str | None, token: str | None
+) -> boto3.session.Session:
+    """This thread's boto3 session for these credentials (sessions are not thread-safe;
+    the clients they make are)."""
+    cache = getattr(_sessions, "by_credentials", None)
+    if cache is None:
+        cache = _sessions.by_credentials = {}
+    key = (profile, access_key, secret_key, token)
+    session = cache.get(key)
+    if session is None:
+        if profile:
+            session = boto3.session.Session(profile_name=profile)
+        else:
+            session = boto3.session.Session(
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                aws_session_token=token,
+            )
+        cache[key] = session
+    return session
+
+
+class S3Storage(s3.S3Storage):
+    """django-storages' S3 storage sharing sessions, with bounded transfers."""
+
+    def __init__(self, **settings) -> None:
+        if settings.get("transfer_config") is None:
+            settings["transfer_config"] = upload_transfer_config()
+        super().__init__(**settings)
+
+    def _create_session(self) -> boto3.session.Session:
+        return shared_session(
+            profile=self.session_profile or None,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            token=self.security_token,
+        )
