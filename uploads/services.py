@@ -307,15 +307,23 @@ def documents_requeue_stale(*, older_than: timedelta | None = None) -> int:
 # --- everyday changes -----------------------------------------------------------
 
 
+def _locked_for_change(actor: User, document_id, refusal: str) -> Document:
+    """The live document, locked, if ``actor`` may change it (call inside a transaction)."""
+    document = _locked(document_id)
+    if document.state == State.DELETED:
+        raise Document.DoesNotExist
+    if not can_manage(actor, document):
+        raise PermissionDenied(refusal)
+    return document
+
+
 def document_rename(*, actor: User, document_id, name: str) -> Document:
     """Give a document a new (sanitised) name."""
     _require_writer(actor)
     with transaction.atomic():
-        document = _locked(document_id)
-        if document.state == State.DELETED:
-            raise Document.DoesNotExist
-        if not can_manage(actor, document):
-            raise PermissionDenied(_("Only the uploader or an admin can rename this document."))
+        document = _locked_for_change(
+            actor, document_id, _("Only the uploader or an admin can rename this document.")
+        )
         new_name = sniffing.sanitize_filename(name)
         if new_name == document.name:
             return document
@@ -334,11 +342,9 @@ def document_delete(*, actor: User, document_id) -> Document:
     """Soft delete: hidden at once, restorable by admins for UPLOADS_RESTORE_DAYS."""
     _require_writer(actor)
     with transaction.atomic():
-        document = _locked(document_id)
-        if document.state == State.DELETED:
-            raise Document.DoesNotExist
-        if not can_manage(actor, document):
-            raise PermissionDenied(_("Only the uploader or an admin can delete this document."))
+        document = _locked_for_change(
+            actor, document_id, _("Only the uploader or an admin can delete this document.")
+        )
         before = document.state
         document.state_before_delete = State.QUARANTINED if document.is_waiting else before
         document.state = State.DELETED
