@@ -18,6 +18,20 @@ PG_USER_OS="atrium-pg"   # PostgreSQL refuses to run as root
 
 log() { printf '\033[1m[services]\033[0m %s\n' "$*"; }
 
+# A service that drops root must be able to reach its files: grant search (o+x, not
+# listing) on each folder above them that its user cannot pass, e.g. a clone made
+# under `mktemp -d` sits in a 0700 folder.
+let_user_traverse() {
+  local user="$1" dir="$2"
+  while [ "$dir" != "/" ]; do
+    if ! runuser -u "$user" -- test -x "$dir"; then
+      chmod o+x "$dir"
+      log "let $user pass through $dir (o+x)"
+    fi
+    dir="$(dirname "$dir")"
+  done
+}
+
 as_pg_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER_OS" -- "$@"; else "$@"; fi
 }
@@ -35,8 +49,9 @@ start_postgres() {
     id "$PG_USER_OS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_OS"
     chown -R "$PG_USER_OS" "$VAR/pg"
     # The server's user must reach the binaries and its data directory.
-    chmod -R o+rX "$(dirname "$bin")/.." 2>/dev/null || true
-    chmod o+x "$ROOT" "$VAR" 2>/dev/null || true
+    chmod -R o+rX "$(dirname "$bin")/.."
+    let_user_traverse "$PG_USER_OS" "$bin"
+    let_user_traverse "$PG_USER_OS" "$VAR/pg"
   fi
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
     log "initialising PostgreSQL in var/pg"
@@ -145,7 +160,8 @@ start_clamd() {
   if [ "$(id -u)" = 0 ]; then
     user_line="User clamav"   # clamd drops root for Debian's clamav user
     chown clamav "$run"
-    chmod o+x "$ROOT" "$VAR" 2>/dev/null || true
+    let_user_traverse clamav "$run"
+    let_user_traverse clamav "$ROOT/deploy/clamav/db"
   fi
   sed -e "s|@FOREGROUND@|no|" -e "s|@PORT@|$CLAMD_PORT|" -e "s|@RUN_DIR@|$run|" \
       -e "s|@DATABASE_DIR@|$ROOT/deploy/clamav/db|" -e "s|@USER_LINE@|$user_line|" \
