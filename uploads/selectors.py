@@ -8,7 +8,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
-from django_tenants.utils import get_tenant_model
 
 from billing.selectors import plan_for
 
@@ -41,11 +40,8 @@ def storage_used_bytes() -> int:
 
 
 def upload_limits(*, tenant) -> UploadLimits:
-    """The plan's per-file maximum (capped by the scanner's limit) and the quota.
-
-    The plan is read from the database, not from the (cached) request tenant, so a
-    plan change applies to the very next upload."""
-    plan = plan_for(get_tenant_model().objects.only("plan").get(pk=tenant.pk))
+    """The plan's per-file maximum (capped by the scanner's limit) and the quota."""
+    plan = plan_for(tenant)
     return UploadLimits(
         max_file_bytes=min(plan.max_upload_bytes, settings.UPLOADS_SCANNER_MAX_BYTES),
         quota_bytes=plan.storage_quota_bytes,

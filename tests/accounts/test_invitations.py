@@ -74,6 +74,21 @@ def test_seat_limit_refuses_inviting_with_how_to_raise_it(tenant_a, admin_client
     assert "upgrade the plan" in response.content.decode()
 
 
+def test_seat_limit_is_the_workspace_plan_not_the_default_one(tenant_a, admin_client_a, on_commit):
+    with schema_context(tenant_a.schema_name):
+        active = User.objects.filter(is_active=True).count()
+    # The default plan is full; the workspace's own plan has room.
+    Plan.objects.filter(is_default=True).update(max_staff=active)
+    bigger = Plan.objects.create(
+        code="bigger", name="Bigger", max_staff=active + 5,
+        storage_quota_bytes=1, max_upload_bytes=1,
+    )  # fmt: skip
+    type(tenant_a).objects.filter(pk=tenant_a.pk).update(plan=bigger)
+    assert "Bigger plan" in admin_client_a.get("/staff/").content.decode()
+    invite(admin_client_a, on_commit, "roomy@example.com")
+    assert pending_emails(tenant_a) == {"roomy@example.com"}
+
+
 def test_invitee_sets_name_and_password_and_lands_signed_in(tenant_a, admin_client_a, on_commit):
     invite(admin_client_a, on_commit, "joiner@example.com", role="admin")
     path = link_path(last_mail_to("joiner@example.com"), "/invite/")
