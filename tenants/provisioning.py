@@ -114,7 +114,7 @@ def create_workspace(
         tenant.state = Tenant.State.ACTIVE
         tenant.save(update_fields=["state", "updated_at"])
         # The new owner is the actor: signup happens before anyone is signed in.
-        with audit_context.bind(actor=audit_context.Actor("user", str(owner.pk), owner.email)):
+        with audit_context.bind(actor=audit_context.Actor.for_user(owner)):
             audit.record(
                 "tenant.created",
                 target=tenant,

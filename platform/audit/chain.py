@@ -368,6 +368,41 @@ def _find_orphans(chain: str, result: VerifyResult) -> None:
 
 
 @dataclass
+class ChainsReport:
+    """``verify_chains``' answer: the totals, and each chain's result in order."""
+
+    events: int = 0
+    pending: int = 0
+    results: list[VerifyResult] = field(default_factory=list)
+
+    @property
+    def first_bad(self) -> dict | None:
+        return next((r.first_bad for r in self.results if not r.ok), None)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+def verify_chains(chains: list[str], *, seal: bool = True) -> ChainsReport:
+    """Verify each of ``chains`` (see ``verify_chain``)."""
+    report = ChainsReport()
+    for chain in chains:
+        result = verify_chain(chain=chain, seal=seal)
+        report.events += result.events
+        report.pending += result.pending
+        report.results.append(result)
+    return report
+
+
+def chain_of_workspace(slug: str) -> str | None:
+    """The chain (schema name) of the workspace at ``slug``, or None."""
+    from tenants.models import Tenant
+
+    return Tenant.objects.filter(slug=slug).values_list("schema_name", flat=True).first()
+
+
+@dataclass
 class RetentionResult:
     chain: str
     cutoff: str

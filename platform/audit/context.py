@@ -8,6 +8,7 @@ acts outside a request binds it itself::
 """
 
 import contextvars
+import ipaddress
 import re
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,11 @@ class Actor:
 
     def as_dict(self) -> dict[str, str]:
         return {"type": self.type, "id": self.id, "display": self.display}
+
+    @classmethod
+    def for_user(cls, user, type: str = "user") -> "Actor":
+        """The actor for ``user`` (a tenant user unless ``type`` says otherwise)."""
+        return cls(type=type, id=str(user.pk), display=user.email)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Actor":
@@ -91,6 +97,14 @@ def clean_request_id(value: str | None) -> str:
     return new_request_id()
 
 
+def clean_ip(value: str | None) -> str | None:
+    """``value`` as a normalised ip address, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
+
+
 def actor_for_user(user) -> Actor:
     """The actor for a user: vendor staff on the public schema, else tenant user.
 
@@ -102,5 +116,4 @@ def actor_for_user(user) -> Actor:
         return ANONYMOUS
     from django.db import connection
 
-    kind = "vendor" if connection.schema_name == "public" else "user"
-    return Actor(type=kind, id=str(user.pk), display=user.email)
+    return Actor.for_user(user, "vendor" if connection.schema_name == "public" else "user")

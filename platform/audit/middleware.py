@@ -1,7 +1,5 @@
 """Binds the audit context of each request: actor, impersonator, ip, user agent, request id."""
 
-import ipaddress
-
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -13,11 +11,7 @@ def client_ip(request: HttpRequest) -> str | None:
     ``AUDIT_CLIENT_IP_HEADER`` (set it only when a trusted proxy always writes that header)."""
     header = getattr(settings, "AUDIT_CLIENT_IP_HEADER", "")
     raw = request.META.get(header, "") if header else ""
-    raw = raw.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
+    return context.clean_ip(raw.split(",")[0].strip() or request.META.get("REMOTE_ADDR", ""))
 
 
 class AuditContextMiddleware:
@@ -33,16 +27,13 @@ class AuditContextMiddleware:
         ctx = context.AuditContext(
             actor=context.actor_for_user(getattr(request, "user", None)),
             impersonator=(
-                context.Actor("vendor", str(impersonator.pk), impersonator.email)
-                if impersonator is not None
-                else None
+                context.Actor.for_user(impersonator, "vendor") if impersonator is not None else None
             ),
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
             request_id=request_id,
         )
         with context.bind(ctx):
-            request.audit_context = ctx
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -5,7 +5,6 @@ Also here: the chain maintenance that commands and tasks call (``seal_chain``,
 retention override (``retention_set``).
 """
 
-import ipaddress
 import json
 import logging
 import re
@@ -28,7 +27,7 @@ from .chain import (
     seal_chain,
     verify_chain,
 )
-from .context import current
+from .context import SYSTEM, bind, clean_ip, current
 from .hashing import EVENT_CONTENT_COLUMNS
 from .masking import mask_changes
 from .models import AuditEvent, AuditRetention
@@ -86,13 +85,6 @@ _INSERT_SQL = (  # a constant: column names from EVENT_CONTENT_COLUMNS, values b
 )
 
 
-def _ip(value: str | None) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value)) if value else None
-    except ValueError:  # a bad address must not fail the change it describes
-        return None
-
-
 _encoder = DjangoJSONEncoder()  # dates, UUIDs and decimals become strings
 
 
@@ -139,7 +131,9 @@ def record(
         "target_type": target_type,
         "target_id": target_id,
         "target_display": target_display,
-        "ip": _ip(ctx.ip),
+        # Cleaned again: a task may bind any string, and a bad address must not
+        # fail the change it describes.
+        "ip": clean_ip(ctx.ip),
         "user_agent": _text(ctx.user_agent, 512),
         "request_id": _text(ctx.request_id, 64),
         "changes": _changes_text(changes),
@@ -188,18 +182,6 @@ def _claim_seal(chain: str) -> bool:
     return True
 
 
-def request_seal(chain: str) -> None:
-    """Link newly committed events into ``chain`` soon, without slowing the request.
-
-    At most once per ``AUDIT_SEAL_INTERVAL`` seconds per process and chain the
-    sealing task is queued (run inline when Celery is eager or the broker is
-    down); events committed in between are picked up by the next seal or by
-    the periodic sweep.
-    """
-    if _claim_seal(chain):
-        _queue_seal(chain)
-
-
 def _queue_seal(chain: str) -> None:
     from .tasks import seal_chain_task
 
@@ -220,6 +202,21 @@ def retention_days(*, chain: str) -> int:
     """How many days ``chain`` keeps its events (override, else ``AUDIT_RETENTION_DAYS``)."""
     override = AuditRetention.objects.filter(chain=chain).values_list("days", flat=True).first()
     return override or settings.AUDIT_RETENTION_DAYS
+
+
+def apply_retention_to(
+    chains: list[str], *, dry_run: bool = False
+) -> list[tuple[int, RetentionResult]]:
+    """Apply each chain's retention period (``retention_days``), as the system.
+
+    Returns ``(days, result)`` per chain; a chain that does not verify is
+    refused (``result.refused``) and keeps every event.
+    """
+    with bind(actor=SYSTEM):
+        return [
+            (days, apply_retention(chain=chain, days=days, dry_run=dry_run))
+            for chain, days in ((chain, retention_days(chain=chain)) for chain in chains)
+        ]
 
 
 def retention_set(*, tenant, days: int, acting_user=None) -> AuditRetention:

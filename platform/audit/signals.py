@@ -21,9 +21,6 @@ def _on_login(sender, request, user, **kwargs) -> None:
     actor = context.actor_for_user(user)
     with context.bind(actor=actor), transaction.atomic():
         record("auth.login", target=_user_target(user))
-    if request is not None:
-        # The rest of this request acts as the user who just signed in.
-        request.audit_context = context.current()
 
 
 def _on_logout(sender, request, user, **kwargs) -> None:

@@ -247,6 +247,25 @@ def test_retention_refuses_a_tampered_chain(lone_chain):
     assert AuditEvent.objects.filter(pk=events[0].pk).exists()
 
 
+def test_daily_retention_task_survives_a_refused_chain(lone_chain, monkeypatch, caplog):
+    """A chain that does not verify is refused and logged; the periodic task returns
+    normally instead of exiting, which would take its Celery worker down."""
+    from audit.tasks import apply_retention as retention_task
+
+    chain = lone_chain.schema_name
+    events = _events(lone_chain, 3)
+    seal_chain(chain=chain)
+    _without_trigger(
+        "audit_auditevent", "UPDATE audit_auditevent SET action = 'x' WHERE id = %s", [events[0].pk]
+    )
+    monkeypatch.setattr(audit, "retention_days", lambda *, chain: 0)  # everything is due
+    with pytest.raises(SystemExit):
+        call_command("audit_retention")  # operators still get a failing exit code
+    assert retention_task.apply().successful()
+    assert AuditEvent.objects.filter(pk=events[0].pk).exists()
+    assert "audit retention refused" in caplog.text
+
+
 def test_retention_command_uses_the_per_tenant_period(tenant_a, capsys):
     from audit.models import AuditRetention
 

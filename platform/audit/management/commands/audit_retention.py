@@ -8,9 +8,8 @@ not verify (the evidence is kept).
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import context
-from audit.chain import apply_retention, known_chains
-from audit.services import retention_days
+from audit.chain import chain_of_workspace, known_chains
+from audit.services import apply_retention_to
 
 
 class Command(BaseCommand):
@@ -22,28 +21,23 @@ class Command(BaseCommand):
 
     def handle(self, *args, tenant=None, dry_run=False, **options):
         if tenant:
-            from tenants.models import Tenant
-
-            row = Tenant.objects.filter(slug=tenant).values_list("schema_name", flat=True).first()
-            if row is None:
+            chain = chain_of_workspace(tenant)
+            if chain is None:
                 raise CommandError(f"No workspace with the address {tenant!r}.")
-            chains = [row]
+            chains = [chain]
         else:
             chains = known_chains()
         refused = 0
-        with context.bind(actor=context.SYSTEM):
-            for chain in chains:
-                days = retention_days(chain=chain)
-                result = apply_retention(chain=chain, days=days, dry_run=dry_run)
-                name = chain or "(platform)"
-                if result.refused:
-                    refused += 1
-                    self.stderr.write(f"{name}: refused, chain does not verify: {result.refused}")
-                elif result.removed:
-                    verb = "would remove" if dry_run else "removed"
-                    self.stdout.write(
-                        f"{name}: {verb} {result.removed} events older than {days} days "
-                        f"(through seq {result.through_seq})"
-                    )
+        for days, result in apply_retention_to(chains, dry_run=dry_run):
+            name = result.chain or "(platform)"
+            if result.refused:
+                refused += 1
+                self.stderr.write(f"{name}: refused, chain does not verify: {result.refused}")
+            elif result.removed:
+                verb = "would remove" if dry_run else "removed"
+                self.stdout.write(
+                    f"{name}: {verb} {result.removed} events older than {days} days "
+                    f"(through seq {result.through_seq})"
+                )
         if refused:
             raise SystemExit(1)

@@ -13,7 +13,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from audit import context
-from audit.chain import known_chains, verify_chain
+from audit.chain import chain_of_workspace, known_chains, verify_chains
 
 
 class Command(BaseCommand):
@@ -29,35 +29,27 @@ class Command(BaseCommand):
 
     def handle(self, *args, tenant=None, platform=False, json=False, no_seal=False, **options):
         if tenant:
-            from tenants.models import Tenant
-
-            row = Tenant.objects.filter(slug=tenant).values_list("schema_name", flat=True).first()
-            if row is None:
+            chain = chain_of_workspace(tenant)
+            if chain is None:
                 raise CommandError(f"No workspace with the address {tenant!r}.")
-            chains = [row]
+            chains = [chain]
         elif platform:
             chains = [""]
         else:
             chains = known_chains()
         started = time.monotonic()
-        events, pending, first_bad, per_chain = 0, 0, None, []
         with context.bind(actor=context.SYSTEM):
-            for chain in chains:
-                result = verify_chain(chain=chain, seal=not no_seal)
-                events += result.events
-                pending += result.pending
-                per_chain.append({
-                    "chain": chain, "events": result.events, "ok": result.ok,
-                    "pending": result.pending,
-                })  # fmt: skip
-                if not result.ok and first_bad is None:
-                    first_bad = result.first_bad
+            report = verify_chains(chains, seal=not no_seal)
+        per_chain = [
+            {"chain": r.chain, "events": r.events, "ok": r.ok, "pending": r.pending}
+            for r in report.results
+        ]
         seconds = time.monotonic() - started
-        ok = first_bad is None
+        ok, first_bad = report.ok, report.first_bad
         if json:
             self.stdout.write(_dumps({
-                "events": events, "ok": ok, "first_bad": first_bad, "chains": per_chain,
-                "pending": pending,
+                "events": report.events, "ok": ok, "first_bad": first_bad, "chains": per_chain,
+                "pending": report.pending,
                 "seconds": round(seconds, 3),
             }))  # fmt: skip
         else:
@@ -67,7 +59,9 @@ class Command(BaseCommand):
                 waiting = f", {item['pending']} pending (not sealed yet)" if item["pending"] else ""
                 self.stdout.write(f"{name}: {item['events']} events {status}{waiting}")
             if ok:
-                self.stdout.write(self.style.SUCCESS(f"{events} events verified in {seconds:.2f}s"))
+                self.stdout.write(
+                    self.style.SUCCESS(f"{report.events} events verified in {seconds:.2f}s")
+                )
             else:
                 self.stderr.write(self.style.ERROR(_describe(first_bad)))
         if not ok:
