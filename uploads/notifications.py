@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from accounts.permissions import STAFF_MANAGERS
 from tenants.selectors import workspace_url
 
 from .models import Document
@@ -15,7 +16,7 @@ from .models import Document
 
 def admin_emails() -> list[str]:
     User = get_user_model()
-    admins = User.objects.filter(is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN])
+    admins = User.objects.filter(is_active=True, role__in=STAFF_MANAGERS)
     return list(admins.values_list("email", flat=True))
 
 

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 import audit.services as audit
 from accounts.models import User
-from accounts.permissions import can_write
+from accounts.permissions import can_write, is_workspace_admin
 
 from . import scanning, sniffing
 from . import storage as store
@@ -37,7 +37,6 @@ from .selectors import recently_deleted, upload_limits
 
 log = logging.getLogger(__name__)
 State = Document.State
-ADMIN_ROLES = frozenset({User.Role.OWNER, User.Role.ADMIN})
 
 
 class DocumentNotAvailable(Exception):
@@ -65,15 +64,6 @@ def _require_writer(actor: User | None) -> User:
     if not can_write(actor):
         raise PermissionDenied(_("Your role is read-only: you can view and download documents."))
     return actor
-
-
-def is_workspace_admin(actor: User | None) -> bool:
-    return bool(actor and actor.is_active and actor.role in ADMIN_ROLES)
-
-
-def can_upload(actor: User | None) -> bool:
-    """Upload documents: every active user but read-only ones."""
-    return can_write(actor)
 
 
 def can_manage(actor: User | None, document: Document) -> bool:

@@ -22,6 +22,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import permissions
+
 from . import selectors, services
 from .handlers import QuarantineUploadHandler
 from .models import Document
@@ -43,15 +45,14 @@ def _get_or_404(call, **kwargs):
 @require_GET
 def document_list(request: HttpRequest) -> HttpResponse:
     limits = selectors.upload_limits(tenant=request.tenant)
-    is_admin = services.is_workspace_admin(request.user)
+    is_admin = permissions.is_workspace_admin(request.user)
     documents = list(selectors.visible_documents())
     for document in documents:
         document.can_manage = services.can_manage(request.user, document)
     context = {
         "documents": documents,
         "limits": limits,
-        "can_upload": services.can_upload(request.user),
-        "is_admin": is_admin,
+        "can_upload": permissions.can_write(request.user),
         "blocked": list(selectors.blocked_documents()[:20]) if is_admin else [],
         "deleted": list(selectors.recently_deleted()) if is_admin else [],
         "restore_days": settings.UPLOADS_RESTORE_DAYS,
@@ -98,7 +99,7 @@ def _declared_too_large(request: HttpRequest, limits: selectors.UploadLimits) ->
 @login_required
 @require_POST
 def document_upload(request: HttpRequest) -> HttpResponse:
-    if not services.can_upload(request.user):
+    if not permissions.can_write(request.user):
         # Refused before a byte is spooled; the service checks again.
         raise PermissionDenied
     limits = selectors.upload_limits(tenant=request.tenant)
@@ -230,14 +231,5 @@ def document_states(request: HttpRequest) -> JsonResponse:
     """States of the listed documents, polled by the page while scans are running."""
     rows = selectors.visible_documents().values("id", "state")
     return JsonResponse(
-        {
-            "documents": [
-                {
-                    "id": str(row["id"]),
-                    "state": row["state"],
-                    "label": str(Document.State(row["state"]).label),
-                }
-                for row in rows
-            ]
-        }
+        {"documents": [{"id": str(row["id"]), "state": row["state"]} for row in rows]}
     )

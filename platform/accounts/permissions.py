@@ -25,18 +25,19 @@ def _active(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
+def is_workspace_admin(user) -> bool:
+    """An active owner or admin: reads the audit log, restores documents, is alerted."""
+    return _active(user) and user.role in STAFF_MANAGERS
+
+
 def can_manage_staff(user) -> bool:
     """Invite, change roles, deactivate and unlock staff; set workspace policies."""
-    return _active(user) and user.role in STAFF_MANAGERS
+    return is_workspace_admin(user)
 
 
 def can_manage_owners(user) -> bool:
     """Make, demote or deactivate owners; manage billing."""
     return _active(user) and user.role == Role.OWNER
-
-
-def can_manage_billing(user) -> bool:
-    return can_manage_owners(user)
 
 
 def can_write(user) -> bool:

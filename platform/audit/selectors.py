@@ -22,6 +22,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.permissions import is_workspace_admin
+
 from .models import AuditEvent
 
 EXPORT_FIELDS = (
@@ -64,15 +66,6 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def is_tenant_admin(user) -> bool:
-    from accounts.models import User
-
-    return bool(getattr(user, "is_authenticated", False)) and user.role in {
-        User.Role.OWNER,
-        User.Role.ADMIN,
-    }
-
-
 def _chain_of(tenant) -> str:
     return tenant.schema_name
 
@@ -93,7 +86,7 @@ def _check_reader(*, tenant, user, vendor: bool) -> None:
         return
     if connection.schema_name != tenant.schema_name:
         raise PermissionDenied(_("This log belongs to another workspace."))
-    if not is_tenant_admin(user):
+    if not is_workspace_admin(user):
         raise PermissionDenied(_("Only workspace owners and admins can read the audit log."))
 
 
@@ -138,7 +131,7 @@ def my_events(*, tenant, user, filters: EventFilter | None = None):
 
 def event_detail(*, tenant, user, event_id: int) -> AuditEvent:
     """One event of ``tenant``: any for an admin, only their own for a member; else 404."""
-    if is_tenant_admin(user):
+    if is_workspace_admin(user):
         events = tenant_events(tenant=tenant, user=user)
     else:
         events = my_events(tenant=tenant, user=user)

@@ -33,7 +33,7 @@ def log(request: HttpRequest) -> HttpResponse:
     rows, next_before = selectors.page(events, before=_before(request))
     return render(request, "audit/log.html", {
         "form": form, "events": rows, "next_before": next_before,
-        "query": _query_without_before(request), "is_admin": True,
+        "query": _query_without_before(request),
     })  # fmt: skip
 
 
@@ -46,7 +46,6 @@ def my_activity(request: HttpRequest) -> HttpResponse:
     return render(request, "audit/mine.html", {
         "form": form, "events": rows, "next_before": next_before,
         "query": _query_without_before(request),
-        "is_admin": selectors.is_tenant_admin(request.user),
     })  # fmt: skip
 
 
@@ -54,9 +53,7 @@ def my_activity(request: HttpRequest) -> HttpResponse:
 @login_required
 def detail(request: HttpRequest, event_id: int) -> HttpResponse:
     event = selectors.event_detail(tenant=request.tenant, user=request.user, event_id=event_id)
-    return render(request, "audit/detail.html", {
-        "event": event, "is_admin": selectors.is_tenant_admin(request.user),
-    })  # fmt: skip
+    return render(request, "audit/detail.html", {"event": event})
 
 
 @require_GET

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from accounts import permissions
 from audit.models import AuditEvent
 from billing.models import Plan
 from tests.conftest import client_for, sign_in
@@ -373,7 +374,7 @@ def test_read_only_is_enforced_in_the_services(fs_storage, tenant_a, owner_a):
             storage_key="k",
         )
         assert not services.can_manage(reader, document)
-        assert not services.can_upload(reader)
+        assert not permissions.can_write(reader)
         for call, kwargs in [
             (services.document_rename, {"name": "other.txt"}),
             (services.document_delete, {}),
