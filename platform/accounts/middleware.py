@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import selectors
-from .services import session_touch
+from .services import session_track
 from .services.sessions import LAST_SEEN_RESOLUTION
 
 SEEN_KEY = "_accounts_seen"
@@ -67,7 +67,7 @@ class SessionTrackingMiddleware:
             # The session remembers when it was last recorded: one write a minute at most.
             now = time.time()
             if now - request.session.get(SEEN_KEY, 0) >= LAST_SEEN_RESOLUTION.total_seconds():
-                session_touch(user=user, request=request)
+                session_track(user=user, request=request)
                 request.session[SEEN_KEY] = now
         return response
 

@@ -113,10 +113,6 @@ class Invitation(models.Model):
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
 
-    @property
-    def is_pending(self) -> bool:
-        return self.accepted_at is None and self.revoked_at is None and not self.is_expired
-
 
 class UserSession(models.Model):
     """A signed-in browser. The session itself is Django's; this row describes it."""

@@ -2,16 +2,19 @@
 
 The default cache's key function prefixes every key with the current schema, so
 one workspace's counters never limit another's. Limits are in
-``settings.ACCOUNTS_RATE_LIMITS`` as ``scope: (attempts, window seconds)``.
+``settings.ACCOUNTS_RATE_LIMITS`` as ``scope: (attempts, window seconds)``. The
+client ip is the one the audit log records (``AUDIT_CLIENT_IP_HEADER`` behind a proxy).
 """
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from audit.middleware import client_ip
+
 
 def _key(scope: str, request: HttpRequest) -> str:
-    return f"accounts:rate:{scope}:{request.META.get('REMOTE_ADDR', '')}"
+    return f"accounts:rate:{scope}:{client_ip(request) or ''}"
 
 
 def hit(scope: str, request: HttpRequest) -> bool:
@@ -25,9 +28,3 @@ def hit(scope: str, request: HttpRequest) -> bool:
         cache.set(key, 1, timeout=window)
         count = 1
     return count <= limit
-
-
-def exceeded(scope: str, request: HttpRequest) -> bool:
-    """Whether the limit is already used up (counts nothing)."""
-    limit, _window = settings.ACCOUNTS_RATE_LIMITS[scope]
-    return (cache.get(_key(scope, request)) or 0) >= limit

@@ -27,7 +27,6 @@ from .sessions import (
     end_all_sessions,
     session_forget,
     session_revoke,
-    session_touch,
     session_track,
     sessions_revoke_others,
 )
@@ -70,7 +69,6 @@ __all__ = [
     "second_factor_verify",
     "session_forget",
     "session_revoke",
-    "session_touch",
     "session_track",
     "sessions_revoke_others",
     "staff_change_role",

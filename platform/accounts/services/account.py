@@ -158,7 +158,7 @@ def password_reset_complete(*, user: User, new_password: str) -> User:
         user.save(update_fields=["password"])
         ended = end_all_sessions(user)
         cleared = axes_reset(username=user.email)
-        with audit_context.bind(actor=audit_context.Actor("user", str(user.pk), user.email)):
+        with audit_context.bind(actor=audit_context.Actor.for_user(user)):
             audit.record(
                 "auth.password_reset_done",
                 target=user,

@@ -24,6 +24,21 @@ TOTP_NAME = "authenticator"
 RECOVERY_NAME = "recovery codes"
 
 
+def lock_workspace_policy() -> WorkspacePolicy:
+    """The workspace's policy row, locked: serialises staff and policy changes."""
+    policy, _created = WorkspacePolicy.objects.select_for_update().get_or_create(pk=1)
+    return policy
+
+
+def remove_second_factors(user: User) -> int:
+    """Delete every TOTP and recovery-code device of ``user``; how many there were."""
+    removed = 0
+    for device in devices_for_user(user, confirmed=None):
+        device.delete()
+        removed += 1
+    return removed
+
+
 def _normalise(token: str) -> str:
     return "".join(token.split()).lower()
 
@@ -79,8 +94,7 @@ def two_factor_disable(*, user: User, password: str) -> None:
             _("Your workspace requires two-factor authentication, so it cannot be turned off.")
         )
     with transaction.atomic():
-        removed = [device.delete() for device in devices_for_user(user, confirmed=None)]
-        if removed:
+        if remove_second_factors(user):
             audit.record("user.2fa_disabled", target=user, changes={"by_admin": False})
 
 
@@ -102,7 +116,7 @@ def second_factor_verify(*, user: User, token: str):
         return None
     with (
         transaction.atomic(),
-        audit_context.bind(actor=audit_context.Actor("user", str(user.pk), user.email)),
+        audit_context.bind(actor=audit_context.Actor.for_user(user)),
     ):
         for device in devices_for_user(user, confirmed=True, for_verify=True):
             if device.verify_token(token):
@@ -118,7 +132,7 @@ def second_factor_verify(*, user: User, token: str):
 def workspace_policy_update(*, actor: User, require_2fa: bool) -> WorkspacePolicy:
     permissions.require(permissions.can_manage_staff(actor))
     with transaction.atomic():
-        policy, _created = WorkspacePolicy.objects.select_for_update().get_or_create(pk=1)
+        policy = lock_workspace_policy()
         if policy.require_2fa == require_2fa:
             return policy
         before = policy.require_2fa

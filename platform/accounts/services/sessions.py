@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit.services as audit
+from audit.middleware import client_ip
 
 from ..models import User, UserSession
 
@@ -29,7 +30,7 @@ def _store():
 
 def _describe(request: HttpRequest) -> dict:
     return {
-        "ip": request.META.get("REMOTE_ADDR") or None,
+        "ip": client_ip(request),
         "user_agent": request.headers.get("User-Agent", "")[:512],
     }
 
@@ -46,12 +47,6 @@ def session_track(*, user: User, request: HttpRequest, previous_key: str | None 
     UserSession.objects.update_or_create(
         session_key=key, defaults={"user": user, "last_seen": now, **_describe(request)}
     )
-
-
-def session_touch(*, user: User, request: HttpRequest) -> None:
-    """Refresh the session's last seen, ip and user agent (no audit: nobody changed anything).
-    The middleware calls it at most once per ``LAST_SEEN_RESOLUTION`` per session."""
-    session_track(user=user, request=request)
 
 
 def session_forget(*, session_key: str | None) -> None:

@@ -17,14 +17,14 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_otp import devices_for_user
 
 import audit.services as audit
 from audit import context as audit_context
 
 from .. import permissions, selectors, tokens
 from ..emails import send_after_commit
-from ..models import Invitation, User, WorkspacePolicy
+from ..models import Invitation, User
+from .security import lock_workspace_policy, remove_second_factors
 from .sessions import end_all_sessions
 
 Role = User.Role
@@ -39,12 +39,6 @@ class InviteResult:
     invited: list[Invitation] = field(default_factory=list)
     # email -> why it was not invited (already a member, already invited, invalid)
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def _lock_workspace() -> WorkspacePolicy:
-    """Serialise seat-changing operations of this workspace on its policy row."""
-    policy, _created = WorkspacePolicy.objects.select_for_update().get_or_create(pk=1)
-    return policy
 
 
 def _check_seats(extra: int) -> None:
@@ -108,7 +102,7 @@ def staff_invite(*, actor: User, emails: list[str], role: str) -> InviteResult:
     if not candidates and not result.skipped:
         raise ValidationError(_("Enter at least one email address."), code="empty")
     with transaction.atomic():
-        _lock_workspace()
+        lock_workspace_policy()
         members = set(User.objects.filter(email__in=candidates).values_list("email", flat=True))
         pending = set(
             Invitation.objects.pending()
@@ -231,7 +225,7 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
-        with audit_context.bind(actor=audit_context.Actor("user", str(user.pk), user.email)):
+        with audit_context.bind(actor=audit_context.Actor.for_user(user)):
             audit.record(
                 "staff.invitation_accepted",
                 target=user,
@@ -248,7 +242,7 @@ def _lock_for_staff_change(actor: User, user: User) -> tuple[User, User]:
     """Serialise role and status changes of this workspace, then re-read both people:
     the actor may have been demoted or deactivated a moment ago by someone else.
     One workspace-wide lock (taken first, always) means no two changes can deadlock."""
-    _lock_workspace()
+    lock_workspace_policy()
     fresh_actor = User.objects.get(pk=actor.pk)
     permissions.require(fresh_actor.is_active)
     return fresh_actor, _lock_user(user)
@@ -339,10 +333,7 @@ def staff_reset_two_factor(*, actor: User, user: User) -> int:
     with transaction.atomic():
         actor, target = _lock_for_staff_change(actor, user)
         permissions.require(permissions.can_act_on(actor, target) and target.pk != actor.pk)
-        removed = 0
-        for device in devices_for_user(target, confirmed=None):
-            device.delete()
-            removed += 1
+        removed = remove_second_factors(target)
         if removed:
             ended = end_all_sessions(target)
             audit.record(

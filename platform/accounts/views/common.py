@@ -1,7 +1,9 @@
 """Helpers shared by the account views."""
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 
 def apply_errors(form: forms.Form, error: ValidationError) -> None:
@@ -14,3 +16,9 @@ def apply_errors(form: forms.Form, error: ValidationError) -> None:
     else:
         for message in error.messages:
             form.add_error(None, message)
+
+
+def error_messages(request: HttpRequest, error: ValidationError) -> None:
+    """Show a service's refusal as error messages on the next page."""
+    for message in error.messages:
+        messages.error(request, message)

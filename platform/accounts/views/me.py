@@ -20,7 +20,7 @@ from ..forms import (
     TotpConfirmForm,
 )
 from ..models import UserSession
-from .common import apply_errors
+from .common import apply_errors, error_messages
 
 NEW_CODES_KEY = "_accounts_new_recovery_codes"
 
@@ -174,8 +174,7 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
         try:
             services.two_factor_disable(user=request.user, password=form.cleaned_data["password"])
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            error_messages(request, error)
         else:
             messages.success(request, _("Two-factor authentication is off."))
     return redirect("accounts:two_factor")
@@ -190,8 +189,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     try:
         request.session[NEW_CODES_KEY] = services.recovery_codes_regenerate(user=request.user)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        error_messages(request, error)
     else:
         messages.success(request, _("New recovery codes were made; the old ones no longer work."))
     return redirect("accounts:two_factor")
@@ -219,8 +217,7 @@ def session_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     except UserSession.DoesNotExist:
         messages.error(request, _("That session has already ended."))
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        error_messages(request, error)
     else:
         messages.success(request, _("That session was signed out."))
     return redirect("accounts:sessions")

@@ -11,14 +11,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import permissions, selectors, services
 from ..forms import InviteForm, RoleForm, StaffFilterForm, WorkspacePolicyForm
 from ..models import Invitation, User
-from .common import apply_errors
+from .common import apply_errors, error_messages
 
 manager_required = permissions.role_required(permissions.can_manage_staff)
-
-
-def _error_messages(request: HttpRequest, error: ValidationError) -> None:
-    for message in error.messages:
-        messages.error(request, message)
 
 
 @manager_required
@@ -78,7 +73,7 @@ def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.invitation_resend(actor=request.user, invitation=invitation)
     except ValidationError as error:
-        _error_messages(request, error)
+        error_messages(request, error)
     else:
         messages.success(
             request, _("A new invitation was sent to %(email)s.") % {"email": invitation.email}
@@ -93,7 +88,7 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.invitation_revoke(actor=request.user, invitation=invitation)
     except ValidationError as error:
-        _error_messages(request, error)
+        error_messages(request, error)
     else:
         messages.success(
             request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email}
@@ -154,7 +149,7 @@ def staff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     try:
         service(**kwargs)
     except ValidationError as error:
-        _error_messages(request, error)
+        error_messages(request, error)
     else:
         messages.success(request, done)
     return redirect("accounts:staff_detail", pk=pk)
