@@ -33,6 +33,15 @@ def active_tenants():
     return Tenant.objects.filter(state=Tenant.State.ACTIVE)
 
 
+def schemas_holding_data() -> list[str]:
+    """Schemas of workspaces whose data is kept and maintained (active or suspended)."""
+    return list(
+        Tenant.objects.filter(state__in=[Tenant.State.ACTIVE, Tenant.State.SUSPENDED])
+        .order_by("schema_name")
+        .values_list("schema_name", flat=True)
+    )
+
+
 def workspaces_for_email(email: str) -> list[Tenant]:
     """Active workspaces where ``email`` has an active account.
 

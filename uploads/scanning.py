@@ -24,8 +24,7 @@ from typing import BinaryIO, Protocol
 import clamd
 from django.conf import settings
 
-# clamd reports a stream or file over its limits (with AlertExceedsMax) like this.
-LIMIT_SIGNATURE_PREFIX = "Heuristics.Limits.Exceeded"
+# clamd reports a stream over its limit (with AlertExceedsMax) like this.
 STREAM_LIMIT_SIGNATURE = "Heuristics.Limits.Exceeded.StreamMaxLength"
 # Our own verdicts for content clamd would skip silently.
 UNSCANNABLE_PREFIX = "Atrium.Unscannable"

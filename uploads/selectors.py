@@ -65,9 +65,3 @@ def recently_deleted() -> QuerySet[Document]:
 def blocked_documents() -> QuerySet[Document]:
     """Blocked uploads, newest first: the admins' in-app notice."""
     return Document.objects.filter(state=Document.State.BLOCKED).select_related("uploaded_by")
-
-
-def restore_deadline(document: Document):
-    if document.deleted_at is None:
-        return None
-    return document.deleted_at + timedelta(days=settings.UPLOADS_RESTORE_DAYS)

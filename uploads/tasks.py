@@ -1,14 +1,15 @@
 """Background work of the documents module. Each task that works inside a tenant
-carries the schema name and runs inside it, as the system actor. Tasks are
+carries the schema name and runs inside it, as the system actor (bound for every
+task by ``audit.celery_context``). Tasks are
 idempotent and acknowledged late: a worker killed mid-scan leaves the message to be
 delivered again, and the document still in quarantine."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from django_tenants.utils import get_tenant_model, schema_context
+from django_tenants.utils import schema_context
 
-import audit.context
+from tenants.selectors import schemas_holding_data
 
 from . import services
 
@@ -21,7 +22,7 @@ from . import services
     ignore_result=True,
 )
 def scan_document(self, schema_name: str, document_id: str) -> str:
-    with schema_context(schema_name), audit.context.bind(actor=audit.context.SYSTEM):
+    with schema_context(schema_name):
         outcome = services.document_scan(document_id=document_id)
     if outcome is services.ScanOutcome.RETRY:
         if self.request.is_eager:
@@ -32,21 +33,12 @@ def scan_document(self, schema_name: str, document_id: str) -> str:
     return outcome.value
 
 
-def _active_schemas() -> list[str]:
-    Tenant = get_tenant_model()
-    return list(
-        Tenant.objects.filter(state__in=[Tenant.State.ACTIVE, Tenant.State.SUSPENDED])
-        .exclude(schema_name="public")
-        .values_list("schema_name", flat=True)
-    )
-
-
 @shared_task(acks_late=True, ignore_result=True)
 def purge_deleted_documents() -> int:
     """Periodic: remove documents deleted longer ago than the restore window."""
     total = 0
-    for schema in _active_schemas():
-        with schema_context(schema), audit.context.bind(actor=audit.context.SYSTEM):
+    for schema in schemas_holding_data():
+        with schema_context(schema):
             total += services.documents_purge_expired()
     return total
 
@@ -55,7 +47,7 @@ def purge_deleted_documents() -> int:
 def sweep_stale_quarantine() -> int:
     """Periodic: queue the scan again for documents waiting too long."""
     total = 0
-    for schema in _active_schemas():
+    for schema in schemas_holding_data():
         with schema_context(schema):
             total += services.documents_requeue_stale()
     return total
