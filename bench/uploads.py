@@ -152,7 +152,7 @@ class Http:
 
 
 def main() -> int:
-    import clamd
+    from clamav_client import clamd
 
     from uploads.clamd_process import ClamdProcess
 
@@ -336,7 +336,7 @@ def main() -> int:
             assert answer.startswith(b"stream: OK"), answer
 
         def raw_package() -> None:
-            # The clamd package's own instream (1 KiB chunks): the previous client.
+            # The client package's own instream (1 KiB chunks, ``send`` per chunk).
             with open(payload, "rb") as stream:
                 answer = clamd.ClamdNetworkSocket("127.0.0.1", clamd_proc.port, 300).instream(
                     stream

@@ -1,9 +1,12 @@
 """The virus scanner interface: ``scan(stream) -> ScanResult``.
 
 Everything else in the project talks to this module only; it is implemented with
-the ``clamd`` package (INSTREAM over TCP or a unix socket, streamed in bounded
-chunks, never the whole file in memory). Replacing it by ``clamav-client`` means
-rewriting ``ClamdScanner`` here and nothing else.
+``clamav-client`` (INSTREAM over TCP or a unix socket, streamed in bounded chunks,
+never the whole file in memory). It replaced the ``clamd`` package, a fork of which
+it is: that one has had no release since 2014 and imports ``pkg_resources`` for its
+version string, which cost every web and worker process about 7.5 MB RSS
+(``bench/uploads.py``). Changing the client means rewriting ``_Clamd`` and
+``ClamdScanner`` here and nothing else.
 
 clamd answers OK for some content it did not fully scan. Its size limits are
 covered by the clamd configuration (``AlertExceedsMax`` with ``MaxFileSize`` above
@@ -21,7 +24,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-import clamd
+from clamav_client import clamd
 from django.conf import settings
 
 # clamd reports a stream over its limit (with AlertExceedsMax) like this.
@@ -200,12 +203,13 @@ class ClamdScanner:
             answer = self._client().instream(stream, reader)
         except clamd.BufferTooLongError as exc:
             return ScanResult(Verdict.ERROR, signature=STREAM_LIMIT_SIGNATURE, detail=str(exc))
-        except (clamd.ConnectionError, OSError, clamd.ResponseError) as exc:
-            # socket.timeout and BrokenPipeError are OSErrors; the clamd package raises
-            # its own ConnectionError, which is not one.
+        except (clamd.ClamdError, OSError) as exc:
+            # socket.timeout and BrokenPipeError are OSErrors; the client wraps those it
+            # meets connecting and reading the answer in its CommunicationError.
             if self.stream_max_bytes and reader.count > self.stream_max_bytes:
                 return ScanResult(Verdict.ERROR, signature=STREAM_LIMIT_SIGNATURE, detail=str(exc))
-            kind = "timed out" if isinstance(exc, socket.timeout) else "unavailable"
+            timed_out = isinstance(exc, socket.timeout) or isinstance(exc.__cause__, socket.timeout)
+            kind = "timed out" if timed_out else "unavailable"
             return ScanResult.unavailable(f"scanner {kind}: {exc}")
         status, signature = answer.get("stream", ("ERROR", "no answer"))
         if status == "OK" and reader.unscannable:

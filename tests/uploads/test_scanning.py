@@ -5,8 +5,10 @@ import gzip
 import io
 import lzma
 import os
+import socket
 import struct
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -184,6 +186,33 @@ def test_scanner_down_is_a_retryable_error():
     assert result.verdict is Verdict.ERROR
     assert result.retryable
     assert "unavailable" in result.detail
+
+
+def test_scanner_that_never_answers_is_a_retryable_timeout():
+    # A listener that takes the whole stream and never answers (a hung clamd).
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        stop = threading.Event()
+
+        def swallow():
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(0.1)
+                while not stop.is_set():
+                    try:
+                        if not conn.recv(65536):
+                            return
+                    except TimeoutError:
+                        continue
+
+        thread = threading.Thread(target=swallow, daemon=True)
+        thread.start()
+        scanner = ClamdScanner(host="127.0.0.1", port=server.getsockname()[1], timeout=0.5)
+        result = scanner.scan(io.BytesIO(b"x" * 1000))
+        stop.set()
+        thread.join(timeout=5)
+    assert result.verdict is Verdict.ERROR
+    assert result.retryable
+    assert "timed out" in result.detail
 
 
 def test_stream_is_read_in_chunks_not_whole():
