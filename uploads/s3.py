@@ -7,6 +7,10 @@ django-storages' ``S3Storage`` with two memory bounds, measured with
   django-storages builds a session per storage, and each session loads botocore's
   S3 model and endpoint data again (about 13 MB RSS each); the pipeline uses two
   storages (quarantine and documents).
+* botocore's endpoint table (``endpoints.json``: every partition, region and AWS
+  service, about 7 MB of Python objects kept for the life of the session) is read
+  with the S3 entries only; the clients consult it for S3 alone
+  (``S3EndpointsFileLoader``).
 * Transfers without a thread pool, one part in flight (``upload_transfer_config``);
   the server-side copy to the documents storage uses it too (part by part, so the
   copy keeps per-part checksums that match: a single CopyObject of a multipart
@@ -19,10 +23,14 @@ import it).
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 
 import boto3
+import botocore.session
 from boto3.s3.transfer import TransferConfig
+from botocore.loaders import JSONFileLoader, create_loader
 from storages.backends import s3
 
 MIB = 1024 * 1024
@@ -30,6 +38,39 @@ MIB = 1024 * 1024
 PART_BYTES = 8 * MIB
 
 _sessions = threading.local()
+# The services of the endpoint table an S3 client consults.
+S3_ENDPOINT_SERVICES = frozenset({"s3"})
+
+
+class S3EndpointsFileLoader(JSONFileLoader):
+    """botocore's data file loader, keeping of the endpoint table only the S3 entries
+    of each partition (the partitions, regions and defaults stay whole). Every other
+    data file is loaded unchanged."""
+
+    def load_file(self, file_path: str):
+        if os.path.basename(file_path) != "endpoints":
+            return super().load_file(file_path)
+        path = f"{file_path}.json"
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as fp:
+            table = json.load(fp)
+        for partition in table.get("partitions", []):
+            services = partition.get("services", {})
+            partition["services"] = {
+                name: services[name] for name in S3_ENDPOINT_SERVICES if name in services
+            }
+        # A fresh copy, so the objects of the whole table are freed together.
+        return json.loads(json.dumps(table))
+
+
+def s3_botocore_session() -> botocore.session.Session:
+    """A botocore session whose data loader reads the S3-only endpoint table."""
+    session = botocore.session.get_session()
+    loader = create_loader(session.get_config_variable("data_path"))
+    loader.file_loader = S3EndpointsFileLoader()
+    session.register_component("data_loader", loader)
+    return session
 
 
 def upload_transfer_config() -> TransferConfig:
@@ -55,12 +96,15 @@ def shared_session(
     session = cache.get(key)
     if session is None:
         if profile:
-            session = boto3.session.Session(profile_name=profile)
+            session = boto3.session.Session(
+                profile_name=profile, botocore_session=s3_botocore_session()
+            )
         else:
             session = boto3.session.Session(
                 aws_access_key_id=access_key,
                 aws_secret_access_key=secret_key,
                 aws_session_token=token,
+                botocore_session=s3_botocore_session(),
             )
         cache[key] = session
     return session

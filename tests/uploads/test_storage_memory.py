@@ -57,6 +57,37 @@ def test_both_storages_share_one_session_per_thread(s3_storage):
     assert other[0] is not session  # boto3 sessions are not thread-safe
 
 
+def test_s3_only_endpoint_table_resolves_s3_exactly_like_botocores_own():
+    import botocore.session
+
+    full = botocore.session.get_session()._get_internal_component("endpoint_resolver")
+    trimmed_session = s3.s3_botocore_session()
+    trimmed = trimmed_session._get_internal_component("endpoint_resolver")
+    assert trimmed.uses_builtin_data  # still botocore's own data, so the same rules apply
+    partitions = full.get_available_partitions()
+    assert trimmed.get_available_partitions() == partitions
+    assert len(partitions) > 1
+    for partition in partitions:
+        regions = full.get_available_endpoints("s3", partition)
+        assert trimmed.get_available_endpoints("s3", partition) == regions
+        for region in regions:
+            for fips in (False, True):
+                expected = full.construct_endpoint("s3", region, use_fips_endpoint=fips)
+                assert trimmed.construct_endpoint("s3", region, use_fips_endpoint=fips) == (
+                    expected
+                )
+    assert full.get_available_endpoints("ec2")  # the other services are what was left out
+    assert trimmed.get_available_endpoints("ec2") == []
+    # Clients built on it pick the same endpoints and signing regions.
+    for region in ("us-east-1", "eu-central-1", "us-gov-west-1", "cn-north-1"):
+        kwargs = {"region_name": region, "aws_access_key_id": "k", "aws_secret_access_key": "s"}
+        ours = trimmed_session.create_client("s3", **kwargs)
+        stock = botocore.session.get_session().create_client("s3", **kwargs)
+        assert ours.meta.endpoint_url == stock.meta.endpoint_url
+        assert ours.meta.region_name == stock.meta.region_name
+        assert ours.meta.partition == stock.meta.partition
+
+
 def test_transfers_are_single_part_in_flight_without_threads(s3_storage):
     config = store.quarantine_storage().transfer_config
     assert config.use_threads is False
