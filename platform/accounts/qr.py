@@ -2,11 +2,13 @@
 
 import base64
 
-import qrcode
-import qrcode.image.svg
-
 
 def svg(data: str) -> str:
+    # Imported here: only the 2FA setup page draws one, and qrcode with its image
+    # modules is about 1 MB in every web process that never does.
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
     text = image.to_string(encoding="unicode")
     # Drop the XML declaration: the SVG is embedded in HTML.
