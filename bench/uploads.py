@@ -226,10 +226,9 @@ def main() -> int:
         worker_log = work / "worker.log"
         worker = subprocess.Popen(
             [
-                str(ROOT / ".venv/bin/celery"),
-                "-A",
-                "config",
-                "worker",
+                sys.executable,
+                "-m",
+                "config.worker",
                 "--pool",
                 "solo",
                 "--loglevel",

@@ -20,7 +20,7 @@ trap 'exit 0' INT TERM
 $PY manage.py migrate_schemas --noinput -v 0
 $PY manage.py refill_spare_pool
 $PY manage.py ensure_demo_tenant
-.venv/bin/celery -A config worker --beat --loglevel WARNING --concurrency 1 \
+$PY -m config.worker --beat --loglevel WARNING --concurrency 1 \
   --schedule var/celerybeat-schedule &
 WORKER_PID=$!
 echo

@@ -1,0 +1,69 @@
+"""The Celery worker, started as ``python -m config.worker`` (``--help`` lists the options).
+
+This is Celery's embedding API (``app.Worker(...).start()``, what ``celery worker``
+itself calls) behind the few options the project uses. It exists for memory: the
+``celery`` command line imports every subcommand, among them ``amqp`` with
+``click-repl``, ``prompt_toolkit`` and ``pygments``, which stay in the worker and in
+every forked pool process, about 10 MB RSS each (``bench/uploads.py``). For any other
+option, ``celery -A config worker`` starts the same worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m config.worker", description="Start the Celery worker of Atrium."
+    )
+    parser.add_argument("-l", "--loglevel", default="INFO")
+    parser.add_argument("-c", "--concurrency", type=int, default=None)
+    parser.add_argument("-P", "--pool", default=None, help="prefork (default) or solo")
+    parser.add_argument("-Q", "--queues", default=None, help="comma-separated queue names")
+    parser.add_argument("-n", "--hostname", default=None)
+    parser.add_argument("-B", "--beat", action="store_true", help="embed the beat scheduler")
+    parser.add_argument("-s", "--schedule", default=None, help="beat's schedule file")
+    for event in ("gossip", "mingle", "heartbeat"):
+        parser.add_argument(f"--without-{event}", action="store_true")
+    return parser.parse_args(argv)
+
+
+def worker_options(args: argparse.Namespace) -> dict:
+    """``app.Worker`` keyword arguments for the parsed command line."""
+    options: dict = {
+        "loglevel": args.loglevel.upper(),
+        "beat": args.beat,
+        "without_gossip": args.without_gossip,
+        "without_mingle": args.without_mingle,
+        "without_heartbeat": args.without_heartbeat,
+    }
+    for name, value in (
+        ("concurrency", args.concurrency),
+        ("pool_cls", args.pool),
+        ("queues", args.queues),
+        ("hostname", args.hostname),
+        ("schedule_filename", args.schedule),
+    ):
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    import django
+
+    django.setup()
+    from config.celery import app
+
+    worker = app.Worker(**worker_options(args))
+    worker.start()
+    return worker.exitcode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
