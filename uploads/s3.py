@@ -1,6 +1,6 @@
 """The S3 backend of the uploads storages (``STORAGES[...]['BACKEND']``).
 
-django-storages' ``S3Storage`` with two memory bounds, measured with
+django-storages' ``S3Storage`` with these memory bounds, measured with
 ``bench/uploads.py``:
 
 * One boto3 session per thread and set of credentials, shared by every instance.
@@ -11,6 +11,11 @@ django-storages' ``S3Storage`` with two memory bounds, measured with
   service, about 7 MB of Python objects kept for the life of the session) is read
   with the S3 entries only; the clients consult it for S3 alone
   (``S3EndpointsFileLoader``).
+* django-storages is imported without cryptography's primitives
+  (``_import_storages_s3``): at import it loads them, when installed, to be ready to
+  sign CloudFront URLs, which we never do (downloads are presigned S3 URLs). That
+  cost every process that touches S3 about 8.6 MB RSS. Once something else has
+  loaded them, the import is plain.
 * Transfers without a thread pool, one part in flight (``upload_transfer_config``);
   the server-side copy to the documents storage uses it too (part by part, so the
   copy keeps per-part checksums that match: a single CopyObject of a multipart
@@ -23,15 +28,39 @@ import it).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 import threading
 
 import boto3
 import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.loaders import JSONFileLoader, create_loader
-from storages.backends import s3
+
+# What django-storages imports for CloudFront signing: the heavy part of cryptography
+# (its Rust bindings); the top-level package is light, and redis-py imports it.
+_CLOUDFRONT_CRYPTO = "cryptography.hazmat"
+
+
+def _import_storages_s3():
+    """``storages.backends.s3``, imported with cryptography's primitives hidden unless
+    they are already loaded. The module then keeps its own fallback for CloudFront
+    signing, which raises ``ImproperlyConfigured`` if a CloudFront key is ever set.
+    (A ``None`` entry in ``sys.modules`` is the import system's documented way to make
+    an import fail; it is removed again right after.)"""
+    if _CLOUDFRONT_CRYPTO in sys.modules:
+        return importlib.import_module("storages.backends.s3")
+    sys.modules[_CLOUDFRONT_CRYPTO] = None
+    try:
+        return importlib.import_module("storages.backends.s3")
+    finally:
+        if sys.modules.get(_CLOUDFRONT_CRYPTO, 0) is None:
+            del sys.modules[_CLOUDFRONT_CRYPTO]
+
+
+s3 = _import_storages_s3()
 
 MIB = 1024 * 1024
 # Multipart parts: S3's minimum is 5 MiB; 8 MiB keeps a 1 GiB upload at 128 parts.

@@ -18,13 +18,8 @@ from uploads import storage as store
 from uploads.clamd_process import render_config
 
 
-def test_settings_do_not_import_boto3_even_with_s3_configured(tmp_path):
-    code = (
-        "import sys, django; django.setup(); "
-        "from django.conf import settings; "
-        "assert settings.STORAGES['uploads_quarantine']['BACKEND'] == 'uploads.s3.S3Storage'; "
-        "print(sorted(m for m in ('boto3', 'botocore', 's3transfer') if m in sys.modules))"
-    )
+def run_with_s3_configured(code: str, tmp_path) -> str:
+    """Run ``code`` in a fresh interpreter with S3 storages configured; its stdout."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
@@ -40,7 +35,40 @@ def test_settings_do_not_import_boto3_even_with_s3_configured(tmp_path):
         [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    return out.stdout.strip()
+
+
+def test_settings_do_not_import_boto3_even_with_s3_configured(tmp_path):
+    code = (
+        "import sys, django; django.setup(); "
+        "from django.conf import settings; "
+        "assert settings.STORAGES['uploads_quarantine']['BACKEND'] == 'uploads.s3.S3Storage'; "
+        "print(sorted(m for m in ('boto3', 'botocore', 's3transfer') if m in sys.modules))"
+    )
+    assert run_with_s3_configured(code, tmp_path) == "[]"
+
+
+def test_s3_storages_do_not_load_cryptography_unless_already_loaded(tmp_path):
+    use_storages = (
+        "from uploads.storage import quarantine_storage; "
+        "quarantine_storage().connection.meta.client; "
+        "from storages.backends import s3; "
+    )
+    code = (
+        "import sys, django; django.setup(); " + use_storages + "loaded = 'cryptography.hazmat' "
+        "in sys.modules; import cryptography.hazmat.primitives.hashes; print(s3.__name__, loaded)"
+    )
+    # cryptography itself still imports afterwards; storages just did not load it.
+    assert run_with_s3_configured(code, tmp_path) == "storages.backends.s3 False"
+    code = (
+        "import sys, django; django.setup(); "
+        "from cryptography.hazmat.primitives import hashes; " + use_storages + "print("
+        "s3._cloud_front_signer_from_pem.__qualname__)"
+    )
+    # Already loaded by someone else: storages gets its real CloudFront signer.
+    assert run_with_s3_configured(code, tmp_path) == (
+        "_use_cryptography_signer.<locals>._cloud_front_signer_from_pem"
+    )
 
 
 def test_both_storages_share_one_session_per_thread(s3_storage):
