@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import PurePosixPath
@@ -18,11 +19,26 @@ INLINE_SAFE_TYPES = frozenset(
 
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
+# libmagic reads up to 7 MiB of a file by default and, for its text checks, keeps
+# several converted copies: 14 MB more at the peak of every sniff, on top of a web
+# process already holding the S3 client (bench/uploads.py). The first MiB decides
+# every format we serve differently; past it only the JSON check (which must parse
+# the whole document) changes, to text/plain, still an attachment-or-text type.
+SNIFF_BYTES = 1024 * 1024
+
+
+@functools.cache
+def _mime_magic() -> magic.Magic:
+    """One libmagic handle per process (python-magic serialises its calls with a lock)."""
+    handle = magic.Magic(mime=True)
+    handle.setparam(magic.MAGIC_PARAM_BYTES_MAX, SNIFF_BYTES)
+    return handle
+
 
 def sniff_content_type(path: str) -> str:
     """The MIME type libmagic reads from the file's first bytes (not the client's claim)."""
     try:
-        detected = magic.from_file(path, mime=True)
+        detected = _mime_magic().from_file(path)
     except (magic.MagicException, OSError):
         detected = ""
     return detected or "application/octet-stream"

@@ -268,6 +268,23 @@ def test_sanitize_filename(raw, clean):
     assert sniffing.sanitize_filename(raw) == clean
 
 
+def test_sniffing_reads_the_head_of_the_file_only(tmp_path):
+    def sniff(name: str, content: bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(content)
+        return sniffing.sniff_content_type(str(path))
+
+    assert sniff("i.bin", tiny_png()) == "image/png"
+    assert sniff("d.bin", b"%PDF-1.7\n" + b"0" * (3 * MIB)) == "application/pdf"
+    small_json = b'{"rows": [' + b",".join(b"[1, 2, 3]" for _ in range(1000)) + b"]}"
+    assert sniff("s.json", small_json) == "application/json"
+    # libmagic's JSON check parses the whole document. It reads 7 MiB by default; we
+    # let it read 1 MiB, so a 2 MiB JSON file is plain text (never HTML or a script).
+    rows = (2 * MIB) // 10
+    big_json = b'{"rows": [' + b",".join(b"[1, 2, 3]" for _ in range(rows)) + b"]}"
+    assert sniff("b.json", big_json) == "text/plain"
+
+
 def test_risky_types_are_always_attachments(
     fs_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
 ):
