@@ -7,9 +7,16 @@ from __future__ import annotations
 import hashlib
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    StopUpload,
+    TemporaryFileUploadHandler,
+)
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+# The client's declared type is kept for the audit record only; it is never trusted.
+MAX_CLIENT_CONTENT_TYPE = 100
 
 
 class SpooledUpload(TemporaryUploadedFile):
@@ -18,7 +25,10 @@ class SpooledUpload(TemporaryUploadedFile):
     sha256: str = ""
 
 
-class QuarantineUploadHandler(FileUploadHandler):
+class QuarantineUploadHandler(TemporaryFileUploadHandler):
+    """Django's temporary-file handler (spool, size, cleanup on interruption) with
+    the limits checked and the SHA-256 computed as each chunk arrives."""
+
     chunk_size = 256 * 1024
 
     def __init__(self, request, *, max_file_bytes: int, quota_left_bytes: int) -> None:
@@ -31,8 +41,16 @@ class QuarantineUploadHandler(FileUploadHandler):
         self._size = 0
 
     def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
-        self.file = SpooledUpload(self.file_name, "application/octet-stream", 0, None)
+        # The base handler's bookkeeping, then our file class where Django's
+        # TemporaryFileUploadHandler.new_file would make a plain TemporaryUploadedFile.
+        FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file = SpooledUpload(
+            self.file_name,
+            (self.content_type or "")[:MAX_CLIENT_CONTENT_TYPE],
+            0,
+            self.charset,
+            self.content_type_extra,
+        )
         self._hash = hashlib.sha256()
         self._size = 0
 
@@ -49,22 +67,17 @@ class QuarantineUploadHandler(FileUploadHandler):
                 _("Uploading “%(name)s” would exceed your workspace's storage quota.")
                 % {"name": self.file_name}
             )
-        self.file.write(raw_data)
+        super().receive_data_chunk(raw_data, start)
         self._hash.update(raw_data)
 
     def file_complete(self, file_size: int) -> SpooledUpload:
-        self.file.seek(0)
-        self.file.size = file_size
-        self.file.sha256 = self._hash.hexdigest()
-        return self.file
-
-    def upload_interrupted(self) -> None:
-        if getattr(self, "file", None) is not None:
-            self.file.close()  # the temporary file is removed on close
+        upload = super().file_complete(file_size)
+        upload.sha256 = self._hash.hexdigest()
+        return upload
 
     def _reject(self, message: str) -> None:
         self.rejection = message
         self.request.upload_rejection = message
-        self.file.close()
+        self.upload_interrupted()  # closes and removes the spooled file
         # Stop reading the body: nothing past the limit is ever received or stored.
         raise StopUpload(connection_reset=True)

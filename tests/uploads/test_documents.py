@@ -293,6 +293,9 @@ def test_risky_types_are_always_attachments(
         owner_client_a, django_capture_on_commit_callbacks, "page.png", html, "image/png"
     )
     assert doc(tenant_a, document_id).content_type == "text/html"  # the bytes, not the claim
+    uploaded = AuditEvent.objects.get(action="document.uploaded", target_id=document_id)
+    assert uploaded.changes["content_type"] == "text/html"
+    assert uploaded.changes["client_content_type"] == "image/png"  # the claim, on record
     response = owner_client_a.get(f"/documents/{document_id}/download/?inline=1")
     assert response["Content-Disposition"].startswith("attachment;")
     assert response["Content-Type"] == "text/html"
