@@ -29,6 +29,13 @@ def tenant_for_slug(slug: str) -> Tenant | None:
     return Tenant.objects.filter(slug=slug).first()
 
 
+def tenant_for_schema(schema_name: str) -> Tenant | None:
+    """The workspace whose schema this is. Code running in ``schema_context`` (Celery
+    tasks) has only django-tenants' ``FakeTenant`` on the connection, with no name or
+    slug: look the row up by the schema instead."""
+    return Tenant.objects.filter(schema_name=schema_name).first()
+
+
 def active_tenants():
     return Tenant.objects.filter(state=Tenant.State.ACTIVE)
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from accounts.permissions import STAFF_MANAGERS
-from tenants.selectors import workspace_url
+from tenants.selectors import tenant_for_schema, workspace_url
 
 from .models import Document
 
@@ -24,7 +24,8 @@ def email_admins_about_blocked(document: Document) -> int:
     recipients = admin_emails()
     if not recipients:
         return 0
-    tenant = connection.tenant
+    # In the scan task the connection holds a FakeTenant (schema_context): no name.
+    tenant = tenant_for_schema(connection.schema_name)
     uploader = document.uploaded_by.email if document.uploaded_by else _("unknown")
     subject = _("Atrium blocked an infected upload in %(workspace)s") % {"workspace": tenant.name}
     body = _(

@@ -126,6 +126,23 @@ def test_eicar_blocked_removed_and_never_reachable(
     assert "Blocked uploads" in page and document.signature in page
 
 
+def test_admins_are_emailed_from_the_worker_with_only_the_schema_name(
+    fs_storage, owner_client_a, tenant_a, owner_a, django_capture_on_commit_callbacks
+):
+    # In a worker the block's on-commit email runs inside schema_context, where the
+    # connection holds django-tenants' FakeTenant (no name, no slug), not the request's.
+    with django_capture_on_commit_callbacks(execute=False):  # upload only, scan below
+        response = post_upload(owner_client_a, "payload.exe", EICAR)
+    document_id = response.json()["documents"][0]["id"]
+    mail.outbox.clear()
+    with schema_context(tenant_a.schema_name), django_capture_on_commit_callbacks(execute=True):
+        outcome = services.document_scan(document_id=document_id)
+    assert outcome is services.ScanOutcome.BLOCKED
+    [message] = mail.outbox
+    assert tenant_a.name in message.subject
+    assert f"{tenant_a.slug}." in message.body  # the workspace's documents link
+
+
 def test_unscanned_document_is_not_downloadable(
     any_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
 ):
