@@ -1,12 +1,14 @@
-"""Run a private clamd from the repository's template (tests and the benchmark).
+"""clamd configurations from the repository's template, and private clamd processes.
 
-Development uses the long-running clamd started by ``deploy/local/services.sh``;
-the suite and ``bench/uploads.py`` start their own, on a free loopback port with
-the shipped signature database, so they can stop and restart it at will.
+Development uses the long-running clamd started by ``deploy/local/services.sh``, whose
+configuration comes from ``python -m uploads.clamd_process render`` (so it passes the
+same limit check); the suite and ``bench/uploads.py`` start their own, on a free
+loopback port with the shipped signature database, so they can stop and restart it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import pwd
 import shutil
@@ -157,3 +159,34 @@ class ClamdProcess:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``render``: print a clamd.conf for a long-running clamd (``services.sh``)."""
+    parser = argparse.ArgumentParser(prog="python -m uploads.clamd_process")
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="print clamd.conf rendered from the template")
+    render.add_argument("--port", type=int, required=True)
+    render.add_argument("--run-dir", type=Path, required=True)
+    render.add_argument("--stream-max", required=True)
+    render.add_argument("--scan-max", required=True)
+    render.add_argument("--file-max", required=True)
+    render.add_argument("--foreground", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        config = render_config(
+            port=args.port,
+            run_dir=args.run_dir,
+            stream_max=args.stream_max,
+            scan_max=args.scan_max,
+            file_max=args.file_max,
+            foreground=args.foreground,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(config, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

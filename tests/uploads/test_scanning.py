@@ -172,6 +172,21 @@ def test_clamd_limits_in_an_unsafe_order_are_refused():
         check_limits(stream_max="30M", scan_max="20M", file_max="40M")
 
 
+def test_dev_clamd_config_is_rendered_with_the_same_check(tmp_path, capsys):
+    # deploy/local/services.sh renders the long-running dev clamd's config this way.
+    from uploads.clamd_process import main
+
+    args = ["render", "--port", "3399", "--run-dir", str(tmp_path)]
+    assert main([*args, "--stream-max", "1100M", "--scan-max", "2000M", "--file-max", "2047M"]) == 0
+    config = capsys.readouterr().out
+    assert "TCPSocket 3399" in config and "AlertExceedsMax yes" in config
+    assert "StreamMaxLength 1100M" in config and "Foreground no" in config
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--stream-max", "1100M", "--scan-max", "2047M", "--file-max", "2000M"])
+    assert refused.value.code == 2
+    assert "MaxScanSize < MaxFileSize" in capsys.readouterr().err
+
+
 def test_stream_over_clamd_stream_limit_is_an_error_not_retried():
     result = scan(io.BytesIO(b"a" * (CLAMD_STREAM_MAX + MIB)))
     assert result.verdict is Verdict.ERROR
