@@ -39,11 +39,20 @@ def storage_used_bytes() -> int:
     return total["total"] or 0
 
 
+def _file_limit(plan) -> int:
+    return min(plan.max_upload_bytes, settings.UPLOADS_SCANNER_MAX_BYTES)
+
+
+def max_file_bytes(*, tenant) -> int:
+    """The plan's per-file maximum, capped by the scanner's limit (no storage query)."""
+    return _file_limit(plan_for(tenant))
+
+
 def upload_limits(*, tenant) -> UploadLimits:
-    """The plan's per-file maximum (capped by the scanner's limit) and the quota."""
+    """The per-file maximum and the quota with what is used of it (sums the storage)."""
     plan = plan_for(tenant)
     return UploadLimits(
-        max_file_bytes=min(plan.max_upload_bytes, settings.UPLOADS_SCANNER_MAX_BYTES),
+        max_file_bytes=_file_limit(plan),
         quota_bytes=plan.storage_quota_bytes,
         used_bytes=storage_used_bytes(),
     )

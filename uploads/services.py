@@ -33,7 +33,7 @@ from . import scanning, sniffing
 from . import storage as store
 from .handlers import SpooledUpload
 from .models import Document
-from .selectors import recently_deleted, upload_limits
+from .selectors import max_file_bytes, recently_deleted, upload_limits
 
 log = logging.getLogger(__name__)
 State = Document.State
@@ -84,11 +84,11 @@ def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
     """Put a received file in quarantine and queue its scan. Never the final place."""
     _require_writer(actor)
     size = upload.size
-    limits = upload_limits(tenant=tenant)
-    if size > limits.max_file_bytes:
+    file_limit = max_file_bytes(tenant=tenant)
+    if size > file_limit:
         raise UploadRejected(
             _("“%(name)s” is larger than the limit of %(limit)s per file.")
-            % {"name": upload.name, "limit": filesizeformat(limits.max_file_bytes)}
+            % {"name": upload.name, "limit": filesizeformat(file_limit)}
         )
     document = Document(
         name=sniffing.sanitize_filename(upload.name),
@@ -110,8 +110,8 @@ def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
             # uploads cannot both fit in the same remaining quota.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"quota:{schema}"])
-            limits = upload_limits(tenant=tenant)
-            if size > limits.quota_left_bytes:
+            # The quota is summed only here, under the lock, where it is exact.
+            if size > upload_limits(tenant=tenant).quota_left_bytes:
                 raise UploadRejected(
                     _("Uploading “%(name)s” would exceed your workspace's storage quota.")
                     % {"name": upload.name}
