@@ -15,11 +15,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from django.contrib.auth import get_user_model
-from django_tenants.utils import schema_context
 
 from config.settings.base import uploads_storages
-from tests.conftest import PASSWORD, client_for, sign_in
+from tests.accounts.helpers import make_user
+from tests.conftest import client_for, sign_in
 from uploads.clamd_process import ClamdProcess, free_port
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -128,13 +127,6 @@ def stored_bytes(storage_info: dict, kind: str, key: str) -> bytes | None:
         return storage_info["client"].get_object(Bucket=BUCKET, Key=full_key)["Body"].read()
     except storage_info["client"].exceptions.NoSuchKey:
         return None
-
-
-def make_user(tenant, email: str, role: str):
-    with schema_context(tenant.schema_name):
-        return get_user_model().objects.create_user(
-            email=email, password=PASSWORD, role=role, full_name=email.split("@")[0]
-        )
 
 
 @pytest.fixture

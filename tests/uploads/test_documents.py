@@ -14,8 +14,9 @@ from django_tenants.utils import schema_context
 from accounts import permissions
 from audit.models import AuditEvent
 from billing.models import Plan
+from tests.accounts.helpers import make_user
 from tests.conftest import client_for, sign_in
-from tests.uploads.conftest import MIB, make_user
+from tests.uploads.conftest import MIB
 from tests.uploads.test_pipeline import doc, post_upload, upload_and_scan
 from uploads import services, sniffing
 from uploads.models import Document
