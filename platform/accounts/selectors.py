@@ -77,17 +77,22 @@ def pending_invitations() -> QuerySet[Invitation]:
     return Invitation.objects.pending().select_related("invited_by").order_by("email")
 
 
-def locked_usernames() -> set[str]:
-    """Usernames that django-axes currently locks out (from at least one ip)."""
+def _lockouts() -> QuerySet[AccessAttempt]:
+    """django-axes' attempt rows that currently lock a username out (from some ip)."""
     attempts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
     if settings.AXES_COOLOFF_TIME:
         since = timezone.now() - timedelta(hours=float(settings.AXES_COOLOFF_TIME))
         attempts = attempts.filter(attempt_time__gte=since)
-    return set(attempts.values_list("username", flat=True))
+    return attempts
+
+
+def locked_usernames() -> set[str]:
+    """Usernames that django-axes currently locks out (from at least one ip)."""
+    return set(_lockouts().values_list("username", flat=True))
 
 
 def is_locked_out(user: User) -> bool:
-    return user.email in locked_usernames()
+    return _lockouts().filter(username=user.email).exists()
 
 
 def sessions_of(user: User) -> QuerySet[UserSession]:

@@ -173,9 +173,11 @@ def test_lockout_after_failed_sign_ins_without_revealing_the_account(
     assert {e.changes["username"] for e in lockouts} == {member_a.email, "nobody@alpha.test"}
     # An admin unlocks the member; the list showed them as locked.
     assert "Locked out" in admin_client_a.get("/staff/", {"status": "locked"}).content.decode()
+    assert "Unlock sign-in" in admin_client_a.get(f"/staff/{member_a.pk}/").content.decode()
     mark = audit_mark()
     admin_client_a.post(f"/staff/{member_a.pk}/unlock/")
     assert actions_since(tenant_a, mark) == ["auth.unlocked"]
+    assert "Unlock sign-in" not in admin_client_a.get(f"/staff/{member_a.pk}/").content.decode()
     assert sign_in(client_for(tenant_a), member_a.email)
 
 
