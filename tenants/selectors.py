@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import connection
+from django.urls import reverse
 
 from . import schemas
 from .models import Tenant
@@ -21,6 +22,12 @@ def workspace_url(slug: str, path: str = "/") -> str:
     return site_url(workspace_host(slug), path)
 
 
+def workspace_link(slug: str, view_name: str, *args) -> str:
+    """The absolute URL of a workspace page, by its URL name (resolved in the tenant
+    URLconf, whichever schema the caller is on: a request, a task or the public site)."""
+    return workspace_url(slug, reverse(view_name, args=args, urlconf=settings.ROOT_URLCONF))
+
+
 def public_url(path: str = "/") -> str:
     return site_url(settings.BASE_DOMAIN, path)
 
@@ -29,11 +36,14 @@ def tenant_for_slug(slug: str) -> Tenant | None:
     return Tenant.objects.filter(slug=slug).first()
 
 
-def tenant_for_schema(schema_name: str) -> Tenant | None:
-    """The workspace whose schema this is. Code running in ``schema_context`` (Celery
-    tasks) has only django-tenants' ``FakeTenant`` on the connection, with no name or
-    slug: look the row up by the schema instead."""
-    return Tenant.objects.filter(schema_name=schema_name).first()
+def current_tenant() -> Tenant:
+    """The Tenant row of the schema the connection is on. A request has it on the
+    connection; code in ``schema_context`` (Celery tasks) has only django-tenants'
+    ``FakeTenant`` there, with no name or slug, so the row is read by schema."""
+    tenant = getattr(connection, "tenant", None)
+    if getattr(tenant, "pk", None) and getattr(tenant, "slug", None):
+        return tenant
+    return Tenant.objects.get(schema_name=connection.schema_name)
 
 
 def active_tenants():

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from accounts.permissions import STAFF_MANAGERS
-from tenants.selectors import tenant_for_schema, workspace_url
+from tenants.selectors import current_tenant, workspace_link
 
 from .models import Document
 
@@ -24,8 +23,7 @@ def email_admins_about_blocked(document: Document) -> int:
     recipients = admin_emails()
     if not recipients:
         return 0
-    # In the scan task the connection holds a FakeTenant (schema_context): no name.
-    tenant = tenant_for_schema(connection.schema_name)
+    tenant = current_tenant()  # in the scan task: read by schema, not the FakeTenant
     uploader = document.uploaded_by.email if document.uploaded_by else _("unknown")
     subject = _("Atrium blocked an infected upload in %(workspace)s") % {"workspace": tenant.name}
     body = _(
@@ -35,6 +33,6 @@ def email_admins_about_blocked(document: Document) -> int:
         "name": document.name,
         "uploader": uploader,
         "signature": document.signature,
-        "url": workspace_url(tenant.slug, "/documents/"),
+        "url": workspace_link(tenant.slug, "uploads:list"),
     }
     return send_mail(subject, body, None, recipients)

@@ -7,14 +7,13 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticToken
-from django_tenants.utils import get_tenant_model
 
 from billing.selectors import plan_for
+from tenants.selectors import current_tenant
 
 from .models import Invitation, User, UserSession, WorkspacePolicy
 
@@ -35,14 +34,6 @@ class SeatUsage:
     @property
     def free(self) -> int:
         return max(self.limit - self.used, 0)
-
-
-def current_tenant():
-    """The Tenant row of the current schema."""
-    tenant = getattr(connection, "tenant", None)
-    if getattr(tenant, "pk", None) and getattr(tenant, "slug", None):
-        return tenant
-    return get_tenant_model().objects.get(schema_name=connection.schema_name)
 
 
 def seat_usage() -> SeatUsage:

@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 
 import audit.services as audit
 from audit import context as audit_context
+from tenants.selectors import current_tenant, workspace_link
 
-from .. import selectors, tokens
+from .. import tokens
 from ..emails import send_after_commit
 from ..models import User
 from .sessions import end_all_sessions
@@ -73,8 +74,6 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
         raise ValidationError({"new_email": [_("This is already your address.")]})
     if User.objects.filter(email=new_email).exists():
         raise ValidationError({"new_email": [_("Another account in this workspace uses it.")]})
-    from tenants.selectors import workspace_url
-
     token = tokens.make_email_change_token(
         user_id=user.pk, old_email=user.email, new_email=new_email
     )
@@ -85,11 +84,11 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
             template="email_change",
             language=user.language,
             context={
-                "link": workspace_url(
-                    selectors.current_tenant().slug, f"/account/email/confirm/{token}/"
+                "link": workspace_link(
+                    current_tenant().slug, "accounts:email_change_confirm", token
                 ),
                 "hours": settings.ACCOUNTS_EMAIL_CHANGE_HOURS,
-                "workspace": selectors.current_tenant().name,
+                "workspace": current_tenant().name,
             },
         )
 
@@ -118,7 +117,7 @@ def email_change_confirm(*, token: str) -> User:
             to=old,
             template="email_changed",
             language=user.language,
-            context={"new_email": user.email, "workspace": selectors.current_tenant().name},
+            context={"new_email": user.email, "workspace": current_tenant().name},
         )
     return user
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 import audit.services as audit
 from audit import context as audit_context
+from tenants.selectors import current_tenant, workspace_link
 
 from .. import permissions, selectors, tokens
 from ..emails import send_after_commit
@@ -57,9 +58,7 @@ def _check_seats(extra: int) -> None:
 
 
 def _invitation_link(token: str) -> str:
-    from tenants.selectors import workspace_url
-
-    return workspace_url(selectors.current_tenant().slug, f"/invite/{token}/")
+    return workspace_link(current_tenant().slug, "accounts:accept_invitation", token)
 
 
 def _send_invitation(invitation: Invitation, token: str, inviter: User) -> None:
@@ -67,7 +66,7 @@ def _send_invitation(invitation: Invitation, token: str, inviter: User) -> None:
         to=invitation.email,
         template="invitation",
         context={
-            "workspace": selectors.current_tenant().name,
+            "workspace": current_tenant().name,
             "inviter": inviter.full_name or inviter.email,
             "role": invitation.get_role_display(),
             "link": _invitation_link(token),
