@@ -2,6 +2,7 @@
 two workspaces (alpha, beta) made once per session, and clients bound to their hosts."""
 
 import importlib
+from typing import NamedTuple
 
 import pytest
 from django.conf import settings
@@ -179,3 +180,36 @@ def sign_in(client: Client, email: str, password: str = PASSWORD) -> bool:
     """Sign in through the real login form on the client's host."""
     response = client.post("/accounts/login/", {"username": email, "password": password})
     return response.status_code == 302
+
+
+@pytest.fixture
+def real_broker():
+    """Tasks published to the test Redis instead of run eagerly; the queue starts empty."""
+    from config.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False
+    with celery_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("celery")
+        queue.clear()
+        yield queue
+        queue.clear()
+        queue.close()
+    celery_app.conf.task_always_eager = True
+
+
+class TaskMessage(NamedTuple):
+    name: str
+    args: list
+    kwargs: dict
+    headers: dict
+    raw: object  # kombu's message
+
+    def ack(self) -> None:
+        self.raw.ack()
+
+
+def next_task(queue, timeout: float = 5) -> TaskMessage:
+    """The next task message on the broker, decoded as a worker decodes it."""
+    message = queue.get(timeout=timeout)
+    args, kwargs, _embed = message.payload  # kombu's JSON: datetimes come back as such
+    return TaskMessage(message.headers["task"], args, kwargs, message.headers, message)

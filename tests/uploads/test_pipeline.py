@@ -1,7 +1,6 @@
 """Upload → quarantine → scan → documents storage, end to end through the views, on the
 filesystem storage and on S3 (moto on loopback), with a real clamd."""
 
-import json
 import urllib.request
 from urllib.parse import parse_qs, urlparse
 
@@ -12,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
-from config.celery import app as celery_app
+from tests.conftest import next_task
 from tests.uploads.conftest import EICAR, stored_bytes, zipped
 from uploads import services
 from uploads.clamd_process import free_port
@@ -191,19 +190,6 @@ def test_clamd_stopped_midway_keeps_file_and_scans_it_later(
     assert doc(tenant_a, document_id).state == Document.State.AVAILABLE
 
 
-@pytest.fixture
-def real_broker():
-    """Tasks published to the test Redis instead of run eagerly; the queue starts empty."""
-    celery_app.conf.task_always_eager = False
-    with celery_app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("celery")
-        queue.clear()
-        yield queue
-        queue.clear()
-        queue.close()
-    celery_app.conf.task_always_eager = True
-
-
 def run_as_worker(message_args, retries=0):
     """Run the task the way a worker does (not eagerly), so retries are published."""
     scan_document.push_request(
@@ -243,13 +229,11 @@ def test_scanner_down_schedules_retry_with_backoff_then_backlog_drains(
     assert document.scan_attempts == 1
     assert stored_bytes(fs_storage, "quarantine", document.quarantine_key) == b"the plan"
 
-    message = real_broker.get(timeout=5)  # the retry really is on the broker
-    assert message.headers["task"] == "uploads.tasks.scan_document"
+    message = next_task(real_broker)  # the retry really is on the broker
+    assert message.name == "uploads.tasks.scan_document"
     assert message.headers["retries"] == 3
     assert message.headers["eta"]
-    queued_args = (
-        json.loads(message.body)[0] if isinstance(message.body, str) else message.payload[0]
-    )
+    queued_args = message.args
     assert queued_args == args
 
     settings.CLAMD_PORT = live_port  # clamd is back: drain the backlog

@@ -3,12 +3,13 @@
 import zoneinfo
 
 from django.conf import settings
-from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.http import HttpRequest
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 import audit.services as audit
@@ -122,9 +123,10 @@ def email_change_confirm(*, token: str) -> User:
     return user
 
 
-def password_reset_request(*, email: str, request: HttpRequest) -> None:
-    """Mail a reset link if an active account uses ``email``. The caller answers the
-    same either way, so nobody learns whether the address has an account."""
+def password_reset_request(*, email: str) -> None:
+    """Queue a reset link if an active account uses ``email``. The caller answers the
+    same either way, and the email is sent by the worker, so neither the answer nor its
+    timing tells whether the address has an account."""
     email = email.strip().lower()
     user = User.objects.filter(email=email, is_active=True).first()
     with transaction.atomic():
@@ -133,18 +135,21 @@ def password_reset_request(*, email: str, request: HttpRequest) -> None:
             target=user if user else ("accounts.user", "", email),
             changes={"email": email, "account_exists": user is not None},
         )
-        if user is None:
+        if user is None or not user.has_usable_password():
             return
-        form = PasswordResetForm({"email": email})
-        if form.is_valid():
-            transaction.on_commit(
-                lambda: form.save(
-                    request=request,
-                    use_https=request.is_secure(),
-                    email_template_name="registration/password_reset_email.txt",
-                    subject_template_name="registration/password_reset_subject.txt",
+        # The token and link of Django's PasswordResetConfirmView, which checks them.
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        send_after_commit(
+            to=user.email,
+            template="password_reset",
+            language=user.language,
+            context={
+                "link": workspace_link(
+                    current_tenant().slug, "accounts:password_reset_confirm", uid, token
                 )
-            )
+            },
+        )
 
 
 def password_reset_complete(*, user: User, new_password: str) -> User:

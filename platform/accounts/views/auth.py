@@ -168,7 +168,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form) -> HttpResponse:
-        services.password_reset_request(email=form.cleaned_data["email"], request=self.request)
+        services.password_reset_request(email=form.cleaned_data["email"])
         return redirect(self.success_url)
 
 
