@@ -6,8 +6,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from tests.accounts.live import committed_workspace, reset_staff
-from tests.browser.test_staff_flow import watch
-from tests.conftest import PASSWORD
+from tests.browser.helpers import signed_in_page
 from tests.uploads.conftest import (  # noqa: F401 (fixtures: a private clamd, filesystem storage)
     CLAMD_STREAM_MAX,
     EICAR,
@@ -36,13 +35,8 @@ def test_upload_drop_block_wait_and_download(
             Document.objects.all().delete()
     base = f"http://{tenant.slug}.localhost:{live_base}"
     errors: list[str] = []
-    page = chromium_browser.new_context(accept_downloads=True).new_page()
-    watch(page, errors)
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", f"owner@{tenant.slug}.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]:has-text('Sign in')")
-    page.wait_for_url(f"{base}/")
+    owner = f"owner@{tenant.slug}.test"
+    page = signed_in_page(chromium_browser, base, owner, errors, accept_downloads=True)
     page.goto(f"{base}/documents/")
 
     # Several files at once: a progress row each, then the page shows their scans.

@@ -8,7 +8,7 @@ from django.core import mail
 from django_otp.oath import totp
 
 from tests.accounts.live import committed_workspace, reset_staff
-from tests.conftest import PASSWORD
+from tests.browser.helpers import signed_in_page, watch
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +20,6 @@ def code_for(secret: str, drift: int = 0) -> str:
     return f"{totp(key, drift=drift):06d}"
 
 
-def watch(page, errors: list[str]) -> None:
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-
 def test_invite_accept_two_factor_sign_in_and_deactivate(
     live_base, chromium_browser, django_db_blocker
 ):
@@ -34,13 +29,7 @@ def test_invite_accept_two_factor_sign_in_and_deactivate(
     base = f"http://{tenant.slug}.localhost:{live_base}"
     errors: list[str] = []
 
-    admin = chromium_browser.new_context().new_page()
-    watch(admin, errors)
-    admin.goto(f"{base}/accounts/login/")
-    admin.fill("input[name=username]", f"owner@{tenant.slug}.test")
-    admin.fill("input[name=password]", PASSWORD)
-    admin.click("button[type=submit]:has-text('Sign in')")
-    admin.wait_for_url(f"{base}/")
+    admin = signed_in_page(chromium_browser, base, f"owner@{tenant.slug}.test", errors)
 
     # Invite
     mail.outbox.clear()
