@@ -90,11 +90,15 @@ def _check_reader(*, tenant, user, vendor: bool) -> None:
         raise PermissionDenied(_("Only workspace owners and admins can read the audit log."))
 
 
+def _newest_first(chain: str, filters: EventFilter | None) -> QuerySet:
+    events = AuditEvent.objects.filter(chain=chain).order_by("-id")
+    return (filters or EventFilter()).apply(events)
+
+
 def tenant_events(*, tenant, user, vendor: bool = False, filters: EventFilter | None = None):
     """Every event of ``tenant``'s chain, newest first: for its admins (or vendor staff)."""
     _check_reader(tenant=tenant, user=user, vendor=vendor)
-    events = AuditEvent.objects.filter(chain=_chain_of(tenant)).order_by("-id")
-    return (filters or EventFilter()).apply(events)
+    return _newest_first(_chain_of(tenant), filters)
 
 
 def chain_events(*, chain: str, user, filters: EventFilter | None = None) -> QuerySet:
@@ -105,8 +109,7 @@ def chain_events(*, chain: str, user, filters: EventFilter | None = None) -> Que
     """
     if not _is_vendor_staff(user):
         raise PermissionDenied(_("Only vendor staff can read this log."))
-    events = AuditEvent.objects.filter(chain=chain).order_by("-id")
-    return (filters or EventFilter()).apply(events)
+    return _newest_first(chain, filters)
 
 
 def vendor_event_detail(*, chain: str, user, event_id: int) -> AuditEvent:
