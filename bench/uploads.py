@@ -29,15 +29,12 @@ import time
 import uuid
 from pathlib import Path
 
+import _common
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
-
+ROOT = _common.ROOT
 SIZE = int(os.environ.get("BENCH_UPLOAD_MB", "200")) * 1024 * 1024
 DEADLINE_S = 600
-PGPORT = os.environ.get("PGPORT", "54329")
-REDIS_PORT = os.environ.get("REDIS_PORT", "6390")
 DB_NAME = "bench_uploads"
 PASSWORD = "Bench-upload-password-9"
 OWNER = "owner@bench.test"
@@ -80,11 +77,9 @@ def make_payload(path: Path) -> None:
 
 
 def prepare_database(env: dict) -> None:
-    import psycopg
-
-    with psycopg.connect(f"postgresql://atrium@127.0.0.1:{PGPORT}/postgres", autocommit=True) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
+    """A fresh database with one workspace on the business plan (in subprocesses: this
+    process stays without Django)."""
+    _common.recreate_database(DB_NAME)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate_schemas", "--noinput", "-v", "0"], env=env, check=True)
     script = """
@@ -150,16 +145,10 @@ def main() -> int:
     try:
         clamd_proc.start()
         s3_port, web_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}",
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        env = _common.use_environment(DB_NAME)
+        _common.flush_redis()
+        env.update({
             "DJANGO_DEBUG": "1",  # no collected static files needed; queries are few
-            "DJANGO_SECRET_KEY": "bench-only-secret",
-            "SECURE_SSL_REDIRECT": "0",
-            "DATABASE_URL": f"postgres://atrium@127.0.0.1:{PGPORT}/{DB_NAME}",
-            "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/12",
-            "CELERY_BROKER_URL": f"redis://127.0.0.1:{REDIS_PORT}/13",
             "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
             "AWS_STORAGE_BUCKET_NAME": BUCKET,
             "AWS_ACCESS_KEY_ID": "bench",
@@ -168,8 +157,7 @@ def main() -> int:
             "CLAMD_PORT": str(clamd_proc.port),
             "UPLOADS_SCANNER_MAX_BYTES": str(300 * 1024 * 1024),
             "FILE_UPLOAD_TEMP_DIR": str(work),
-            "LOG_LEVEL": "WARNING",
-        }
+        })  # fmt: skip
         moto = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
             env=env,
@@ -188,6 +176,10 @@ def main() -> int:
             aws_secret_access_key="bench",
         ).create_bucket(Bucket=BUCKET)
         prepare_database(env)
+        # Signing the bench's workspace up queued a refill of the spare-schema pool; it is
+        # not part of the upload pipeline, and running it would leave Django's migration
+        # modules in the measured worker (+10 MB, see uploads/README.md).
+        _common.flush_redis()
 
         web = subprocess.Popen(
             [
@@ -413,6 +405,8 @@ def main() -> int:
         for leftover in work.glob("*"):
             leftover.unlink(missing_ok=True)
         work.rmdir()
+        _common.drop_database(DB_NAME)
+        _common.flush_redis()
 
 
 if __name__ == "__main__":
