@@ -23,6 +23,9 @@ for _path in (str(ROOT), str(ROOT / "platform"), str(BENCH)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+# One free_port for benches and tests; imported after the path setup above.
+from uploads.clamd_process import free_port  # noqa: E402, F401
+
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "10"))
 # A hash made once with Django's default hasher stands for the owner's password.
 BENCH_PASSWORD = "Bench-password-not-secret-42"

@@ -32,19 +32,15 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+import _common
+from _common import ROOT, free_port
 
-PGPORT = os.environ.get("PGPORT", "54329")
-REDIS_PORT = os.environ.get("REDIS_PORT", "6390")
 DB_NAME = "bench_audit"
-ADMIN_DSN = f"postgresql://atrium@127.0.0.1:{PGPORT}/postgres"
-os.environ["DATABASE_URL"] = f"postgres://atrium@127.0.0.1:{PGPORT}/{DB_NAME}"
-os.environ["TEST_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/13"
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+# The test settings (fast password hashing), on the bench's own database and Redis db.
+_common.use_environment(DB_NAME, "config.settings.test")
+os.environ["TEST_REDIS_URL"] = _common.redis_url()
 
 PASSWORD = "Bench-password-42"
 DEADLINE_S = 240  # the whole run; each phase also has its own bound
@@ -54,21 +50,11 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
 def drop_database() -> None:
-    import psycopg
     from django.db import connections
 
     connections.close_all()
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    _common.drop_database(DB_NAME)
 
 
 def rss_mb() -> float:
@@ -79,12 +65,6 @@ def rss_mb() -> float:
 
 HOST = "bench.localhost"
 FORM_PATH = "/account/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(record: str) -> tuple[subprocess.Popen, int]:
@@ -295,7 +275,7 @@ def main() -> None:
     args = parser.parse_args()
     run_started = time.monotonic()
 
-    recreate_database()
+    _common.recreate_database(DB_NAME)
     import django
 
     django.setup()

@@ -132,7 +132,7 @@ class Http:
 def main() -> int:
     from clamav_client import clamd
 
-    from uploads.clamd_process import ClamdProcess, free_port
+    from uploads.clamd_process import ClamdProcess
 
     started = time.monotonic()
     load_at_start = round(os.getloadavg()[0], 2)  # the machine is shared: note its load
@@ -144,7 +144,7 @@ def main() -> int:
     clamd_proc = ClamdProcess(stream_max="300M", scan_max="1200M", file_max="1201M", cache=False)
     try:
         clamd_proc.start()
-        s3_port, web_port = free_port(), free_port()
+        s3_port, web_port = _common.free_port(), _common.free_port()
         env = _common.use_environment(DB_NAME)
         _common.flush_redis()
         env.update({
