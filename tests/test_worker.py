@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_command_line_maps_to_worker_options():
-    args = parse_args(["-c", "3", "-P", "solo", "-B", "-s", "var/beat", "-Q", "a,b"])
+    args = parse_args(["-c", "3", "-P", "solo", "-B", "-s", "var/beat", "-Q", "a,b", "-n", "w@%h"])
     options = worker_options(args)
     assert options["concurrency"] == 3
     assert options["pool_cls"] == "solo"
@@ -26,12 +27,13 @@ def test_command_line_maps_to_worker_options():
     assert options["schedule_filename"] == "var/beat"
     assert options["queues"] == "a,b"
     assert options["loglevel"] == "INFO"
-    assert "hostname" not in options  # Celery picks its default node name
+    assert options["hostname"] == f"w@{socket.gethostname()}"  # %h expanded, as celery does
+    assert "hostname" not in worker_options(parse_args([]))  # Celery picks its default
 
 
 # send_task publishes for real even with the test settings' eager mode, which is the point.
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
-def test_worker_consumes_tasks_and_stops_warmly(tmp_path):
+def test_worker_consumes_tasks_restarts_on_hup_and_stops_warmly(tmp_path):
     queue = f"test-worker-{uuid.uuid4().hex[:8]}"
     hostname = f"{queue}@localhost"
     log = tmp_path / "worker.log"
@@ -60,6 +62,14 @@ def test_worker_consumes_tasks_and_stops_warmly(tmp_path):
             time.sleep(0.2)
         assert "celery.accumulate" in log.read_text()
         assert "(4, 2)" in log.read_text()
+
+        # SIGHUP: the worker re-executes itself (same pid) and serves again.
+        worker.send_signal(signal.SIGHUP)
+        while log.read_text().count(" ready.") < 2 and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert log.read_text().count(" ready.") == 2, log.read_text()
+        assert app.control.ping(destination=[hostname], timeout=2) == [{hostname: {"ok": "pong"}}]
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

@@ -23,7 +23,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-c", "--concurrency", type=int, default=None)
     parser.add_argument("-P", "--pool", default=None, help="prefork (default) or solo")
     parser.add_argument("-Q", "--queues", default=None, help="comma-separated queue names")
-    parser.add_argument("-n", "--hostname", default=None)
+    parser.add_argument("-n", "--hostname", default=None, help="node name; %%h is the host")
     parser.add_argument("-B", "--beat", action="store_true", help="embed the beat scheduler")
     parser.add_argument("-s", "--schedule", default=None, help="beat's schedule file")
     for event in ("gossip", "mingle", "heartbeat"):
@@ -33,6 +33,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def worker_options(args: argparse.Namespace) -> dict:
     """``app.Worker`` keyword arguments for the parsed command line."""
+    from celery.utils.nodenames import default_nodename, host_format
+
     options: dict = {
         "loglevel": args.loglevel.upper(),
         "beat": args.beat,
@@ -44,7 +46,7 @@ def worker_options(args: argparse.Namespace) -> dict:
         ("concurrency", args.concurrency),
         ("pool_cls", args.pool),
         ("queues", args.queues),
-        ("hostname", args.hostname),
+        ("hostname", host_format(default_nodename(args.hostname)) if args.hostname else None),
         ("schedule_filename", args.schedule),
     ):
         if value is not None:
@@ -53,7 +55,12 @@ def worker_options(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    # On SIGHUP the worker restarts itself with os.execv(sys.executable, sys.argv):
+    # started with -m, sys.argv[0] is this file's path, and run as a script it would
+    # put config/ first on sys.path, where config/celery.py hides the celery package.
+    sys.argv = ["-m", "config.worker", *argv]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     import django
 
