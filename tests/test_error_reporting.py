@@ -54,3 +54,19 @@ def test_exception_is_reported_without_secrets(public_client, sentry_events, set
     for secret in (PASSWORD.encode(), b"session-secret-value", b"api-token-value"):
         i = payload.find(secret)
         assert secret not in payload, payload[max(0, i - 300) : i + 50]
+
+
+def test_failed_task_is_reported_without_its_arguments(sentry_events):
+    from accounts.tasks import send_templated_email
+
+    link = "https://alpha.localhost/invite/one-time-token-value/"
+    result = send_templated_email.apply(
+        kwargs={"to": "nina@alpha.test", "template": "no-such-template", "language": "en",
+                "context": {"link": link}},
+    )  # fmt: skip
+    assert result.failed()
+    sentry_sdk.flush()
+    assert sentry_events.envelopes, "the failure should have been reported"
+    payload = b"".join(e.serialize() for e in sentry_events.envelopes)
+    assert b"TemplateDoesNotExist" in payload
+    assert b"one-time-token-value" not in payload  # not in arguments, nor frame variables

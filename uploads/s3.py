@@ -49,7 +49,11 @@ def _import_storages_s3():
     they are already loaded. The module then keeps its own fallback for CloudFront
     signing, which raises ``ImproperlyConfigured`` if a CloudFront key is ever set.
     (A ``None`` entry in ``sys.modules`` is the import system's documented way to make
-    an import fail; it is removed again right after.)"""
+    an import fail; it is removed again right after.) The entry is process-wide for
+    that moment: it assumes no other thread imports cryptography's primitives for the
+    first time while the first S3 storage of the process is made. That holds for
+    gunicorn's sync workers and Celery's prefork and solo pools; nothing of ours
+    imports them."""
     if _CLOUDFRONT_CRYPTO in sys.modules:
         return importlib.import_module("storages.backends.s3")
     sys.modules[_CLOUDFRONT_CRYPTO] = None

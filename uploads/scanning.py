@@ -134,9 +134,9 @@ class _StreamInspector:
 
 
 class _Clamd:
-    """INSTREAM with large chunks sent whole (``sendall``; the package's own
-    ``instream`` uses 1 KiB chunks and ``send``, which may send part of one), reusing
-    the package's connection handling and answer parsing."""
+    """INSTREAM with 256 KiB chunks read into one reused buffer (the package's own
+    ``instream`` reads and sends 1 KiB chunks) and inspected on the way, reusing the
+    package's connection handling and answer parsing."""
 
     def instream(self, stream: BinaryIO, inspector: _StreamInspector) -> dict:
         try:

@@ -13,6 +13,9 @@ ATRIUM_DENYLIST = [
     "atrium_session", "atrium_csrf", "csrfmiddlewaretoken", "otp_token", "recovery_code",
     "client_secret", "access_token", "refresh_token", "signature", "stripe_signature",
     "webhook_secret", "secret_key", "hmac_key",
+    # Emailed links (invitation, reset, email change) carry one-time tokens, and email
+    # and template contexts hold them; Sentry scrubs variables by name, not nested keys.
+    "link", "context",
 ]  # fmt: skip
 
 
@@ -30,6 +33,7 @@ def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, **extr
             "url_query_params": secrets,
             "stack_frame_variables": secrets,
             "database_query_data": False,
+            "queues": False,  # task arguments: emails' links carry one-time tokens
         },
         integrations=[DjangoIntegration(), CeleryIntegration()],
         **extra,

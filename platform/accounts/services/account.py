@@ -4,12 +4,9 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
@@ -124,31 +121,22 @@ def email_change_confirm(*, token: str) -> User:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Queue a reset link if an active account uses ``email``. The caller answers the
-    same either way, and the email is sent by the worker, so neither the answer nor its
-    timing tells whether the address has an account."""
+    """Queue a reset link for ``email``. The caller answers the same either way, and
+    the worker looks the account up and mails the link, so neither the answer nor the
+    time it takes tells whether the address has an account."""
+    from ..tasks import send_password_reset
+
     email = email.strip().lower()
     user = User.objects.filter(email=email, is_active=True).first()
+    schema_name = connection.schema_name
     with transaction.atomic():
         audit.record(
             "auth.password_reset_requested",
             target=user if user else ("accounts.user", "", email),
             changes={"email": email, "account_exists": user is not None},
         )
-        if user is None or not user.has_usable_password():
-            return
-        # The token and link of Django's PasswordResetConfirmView, which checks them.
-        uid = urlsafe_base64_encode(force_bytes(user.pk))
-        token = default_token_generator.make_token(user)
-        send_after_commit(
-            to=user.email,
-            template="password_reset",
-            language=user.language,
-            context={
-                "link": workspace_link(
-                    current_tenant().slug, "accounts:password_reset_confirm", uid, token
-                )
-            },
+        transaction.on_commit(
+            lambda: send_password_reset.delay(schema_name=schema_name, email=email)
         )
 
 
