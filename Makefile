@@ -11,9 +11,11 @@ SERVICES := PY=$(PY) deploy/local/services.sh
 
 .PHONY: install run test lint format bench services stop-services lock clean
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# requirements.lock is what production installs (deploy/Dockerfile); requirements-dev.lock
+# adds the test and dev tools at the same versions, and is what make installs.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -51,8 +53,11 @@ bench: services
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py; done
 
 lock: install
-	$(VENV)/bin/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url \
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --output-file requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url \
+	  --no-emit-find-links --constraint requirements.lock \
+	  --output-file requirements-dev.lock pyproject.toml
 
 clean: stop-services
 	rm -rf var $(VENV)
