@@ -6,7 +6,6 @@
   is not verified by a second factor can only reach the setup page (and sign out).
 """
 
-import time
 import zoneinfo
 
 from django.conf import settings
@@ -20,9 +19,7 @@ from django.utils.translation import gettext as _
 
 from . import selectors
 from .services import session_track
-from .services.sessions import LAST_SEEN_RESOLUTION
-
-SEEN_KEY = "_accounts_seen"
+from .services.sessions import session_needs_refresh
 
 
 def _tenant_user(request: HttpRequest):
@@ -63,12 +60,9 @@ class SessionTrackingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = _tenant_user(request)
-        if user is not None and response.status_code < 500 and request.session.session_key:
-            # The session remembers when it was last recorded: one write a minute at most.
-            now = time.time()
-            if now - request.session.get(SEEN_KEY, 0) >= LAST_SEEN_RESOLUTION.total_seconds():
-                session_track(user=user, request=request)
-                request.session[SEEN_KEY] = now
+        tracked = user is not None and response.status_code < 500 and request.session.session_key
+        if tracked and session_needs_refresh(request):  # one write a minute at most
+            session_track(user=user, request=request)
         return response
 
 

@@ -1,7 +1,9 @@
 """A user's own account: profile, language, password, email change, reset, sessions."""
 
 from django.core import mail
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from accounts.models import User, UserSession
@@ -153,6 +155,20 @@ def test_sessions_list_and_sign_out_others(tenant_a, member_a, member_client_a):
     assert phone.get("/").status_code == 302
     assert member_client_a.get("/").status_code == 200
     assert actions_since(tenant_a, mark) == ["session.revoked", "session.revoked"]
+
+
+def test_sign_in_writes_its_session_row_once(tenant_a, member_a):
+    visitor = client_for(tenant_a)
+    visitor.get("/accounts/login/")
+    with CaptureQueriesContext(connection) as queries:
+        assert sign_in(visitor, member_a.email)
+    writes = [
+        q["sql"] for q in queries
+        if "accounts_usersession" in q["sql"] and q["sql"].startswith(("INSERT", "UPDATE"))
+    ]  # fmt: skip
+    assert len(writes) == 1, writes  # the sign-in's own row, not refreshed again at once
+    with schema_context(tenant_a.schema_name):
+        assert UserSession.objects.filter(user=member_a).count() == 1
 
 
 def test_nobody_ends_someone_elses_session(tenant_a, member_a, admin_a, admin_client_a):

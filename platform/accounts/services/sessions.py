@@ -5,6 +5,7 @@ last seen); ending it deletes the session from the session store, so the
 browser is signed out on its next request.
 """
 
+import time
 from datetime import timedelta
 from importlib import import_module
 
@@ -22,6 +23,8 @@ from ..models import User, UserSession
 
 # How stale "last seen" may get before a request refreshes it (one write a minute at most).
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+# Where the session remembers when its row was last written (a Unix time).
+SEEN_KEY = "_accounts_seen"
 
 
 def _store():
@@ -47,6 +50,14 @@ def session_track(*, user: User, request: HttpRequest, previous_key: str | None 
     UserSession.objects.update_or_create(
         session_key=key, defaults={"user": user, "last_seen": now, **_describe(request)}
     )
+    request.session[SEEN_KEY] = now.timestamp()
+
+
+def session_needs_refresh(request: HttpRequest) -> bool:
+    """Whether the request's session row was written longer ago than the resolution
+    (sign-in and password change write it themselves, so their request does not)."""
+    seen = request.session.get(SEEN_KEY, 0)
+    return time.time() - seen >= LAST_SEEN_RESOLUTION.total_seconds()
 
 
 def session_forget(*, session_key: str | None) -> None:
