@@ -1,13 +1,12 @@
 """Forms of the account pages. They only parse input; services validate and act."""
 
-import zoneinfo
-
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .selectors import time_zone_names
 
 
 class SignInForm(AuthenticationForm):
@@ -76,7 +75,7 @@ class AcceptInvitationForm(forms.Form):
 
 def _time_zones() -> list[tuple[str, str]]:
     return [("", _("Workspace default (UTC)"))] + [
-        (name, name) for name in sorted(zoneinfo.available_timezones())
+        (name, name) for name in sorted(time_zone_names())
     ]
 
 

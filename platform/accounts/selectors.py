@@ -1,5 +1,7 @@
 """Read functions for accounts: staff lists, seats, sessions, lockouts, policy."""
 
+import functools
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -60,7 +62,7 @@ def staff_list(*, query: str = "", role: str = "", status: str = "") -> QuerySet
     elif status == "deactivated":
         users = users.filter(is_active=False)
     elif status == "locked":
-        users = users.filter(email__in=locked_usernames())
+        users = users.filter(email__in=_lockouts().values("username"))
     return users.order_by("full_name", "email")
 
 
@@ -80,6 +82,12 @@ def _lockouts() -> QuerySet[AccessAttempt]:
 def locked_usernames() -> set[str]:
     """Usernames that django-axes currently locks out (from at least one ip)."""
     return set(_lockouts().values_list("username", flat=True))
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA zones a user may choose (read from disk once: about 600 files)."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 def is_locked_out(user: User) -> bool:

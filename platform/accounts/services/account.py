@@ -1,7 +1,5 @@
 """A user's own account: profile, password, email address, and password reset."""
 
-import zoneinfo
-
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -13,7 +11,7 @@ import audit.services as audit
 from audit import context as audit_context
 from tenants.selectors import current_tenant, workspace_link
 
-from .. import tokens
+from .. import selectors, tokens
 from ..emails import send_after_commit
 from ..models import User
 from .sessions import end_all_sessions
@@ -25,7 +23,7 @@ def profile_update(*, user: User, full_name: str, language: str, time_zone: str)
         raise ValidationError({"full_name": [_("Please enter your name.")]})
     if language and language not in dict(settings.LANGUAGES):
         raise ValidationError({"language": [_("Choose one of the offered languages.")]})
-    if time_zone and time_zone not in zoneinfo.available_timezones():
+    if time_zone and time_zone not in selectors.time_zone_names():
         raise ValidationError({"time_zone": [_("Choose a time zone from the list.")]})
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
