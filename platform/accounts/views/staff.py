@@ -33,7 +33,6 @@ def staff_list(request: HttpRequest) -> HttpResponse:
             "invitations": selectors.pending_invitations(),
             "locked": selectors.locked_usernames(),
             "seats": selectors.seat_usage(),
-            "invite_form": InviteForm(),
         },
     )
 
@@ -109,7 +108,7 @@ def staff_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_act": permissions.can_act_on(request.user, member),
             "locked": selectors.is_locked_out(member),
             "has_2fa": selectors.has_two_factor(member),
-            "sessions": selectors.sessions_of(member),
+            "session_count": selectors.sessions_of(member).count(),
         },
     )
 
