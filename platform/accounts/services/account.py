@@ -73,6 +73,7 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
     token = tokens.make_email_change_token(
         user_id=user.pk, old_email=user.email, new_email=new_email
     )
+    tenant = current_tenant()
     with transaction.atomic():
         audit.record("user.email_change_requested", target=user, changes={"new_email": new_email})
         send_after_commit(
@@ -80,11 +81,9 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
             template="email_change",
             language=user.language,
             context={
-                "link": workspace_link(
-                    current_tenant().slug, "accounts:email_change_confirm", token
-                ),
+                "link": workspace_link(tenant.slug, "accounts:email_change_confirm", token),
                 "hours": settings.ACCOUNTS_EMAIL_CHANGE_HOURS,
-                "workspace": current_tenant().name,
+                "workspace": tenant.name,
             },
         )
 

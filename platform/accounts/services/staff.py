@@ -57,19 +57,16 @@ def _check_seats(extra: int) -> None:
         )
 
 
-def _invitation_link(token: str) -> str:
-    return workspace_link(current_tenant().slug, "accounts:accept_invitation", token)
-
-
 def _send_invitation(invitation: Invitation, token: str, inviter: User) -> None:
+    tenant = current_tenant()
     send_after_commit(
         to=invitation.email,
         template="invitation",
         context={
-            "workspace": current_tenant().name,
+            "workspace": tenant.name,
             "inviter": inviter.full_name or inviter.email,
             "role": invitation.get_role_display(),
-            "link": _invitation_link(token),
+            "link": workspace_link(tenant.slug, "accounts:accept_invitation", token),
             "expires_at": invitation.expires_at,
         },
     )
