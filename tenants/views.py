@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import make_handoff_token
+from accounts.views.common import apply_errors
 
 from .forms import FindWorkspaceForm, SignupForm
 from .services import provision_tenant
@@ -24,9 +25,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         try:
             workspace = provision_tenant(**form.cleaned_data)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                for message in messages:
-                    form.add_error(field if field in form.fields else None, message)
+            apply_errors(form, error)
         else:
             token = make_handoff_token(
                 schema_name=workspace.tenant.schema_name, user_id=workspace.owner_id
