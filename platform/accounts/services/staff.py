@@ -140,13 +140,19 @@ def staff_invite(*, actor: User, emails: list[str], role: str) -> InviteResult:
     return result
 
 
+def _lock_open_invitation(pk: int) -> Invitation:
+    """The invitation's row, locked; refused once it was accepted or revoked."""
+    invitation = Invitation.objects.select_for_update().get(pk=pk)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ValidationError(_("This invitation was already accepted or revoked."))
+    return invitation
+
+
 def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
     """Mail a new link (the old one stops working) and restart the expiry period."""
     permissions.require(permissions.can_grant(actor, invitation.role))
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.accepted_at or invitation.revoked_at:
-            raise ValidationError(_("This invitation was already accepted or revoked."))
+        invitation = _lock_open_invitation(invitation.pk)
         token, invitation.token_hash = tokens.make_invitation_token()
         invitation.sent_at = timezone.now()
         invitation.expires_at = invitation.sent_at + timedelta(
@@ -165,9 +171,7 @@ def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
 def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     permissions.require(permissions.can_grant(actor, invitation.role))
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.accepted_at or invitation.revoked_at:
-            raise ValidationError(_("This invitation was already accepted or revoked."))
+        invitation = _lock_open_invitation(invitation.pk)
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         audit.record(

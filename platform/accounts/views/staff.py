@@ -65,34 +65,31 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
     )
 
 
-@manager_required
-@require_POST
-def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
+def _invitation_action(request: HttpRequest, pk: int, service, done) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=pk)
     try:
-        services.invitation_resend(actor=request.user, invitation=invitation)
+        service(actor=request.user, invitation=invitation)
     except ValidationError as error:
         error_messages(request, error)
     else:
-        messages.success(
-            request, _("A new invitation was sent to %(email)s.") % {"email": invitation.email}
-        )
+        messages.success(request, done % {"email": invitation.email})
     return redirect("accounts:staff_list")
+
+
+@manager_required
+@require_POST
+def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    return _invitation_action(
+        request, pk, services.invitation_resend, _("A new invitation was sent to %(email)s.")
+    )
 
 
 @manager_required
 @require_POST
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    invitation = get_object_or_404(Invitation, pk=pk)
-    try:
-        services.invitation_revoke(actor=request.user, invitation=invitation)
-    except ValidationError as error:
-        error_messages(request, error)
-    else:
-        messages.success(
-            request, _("The invitation to %(email)s was revoked.") % {"email": invitation.email}
-        )
-    return redirect("accounts:staff_list")
+    return _invitation_action(
+        request, pk, services.invitation_revoke, _("The invitation to %(email)s was revoked.")
+    )
 
 
 @manager_required
