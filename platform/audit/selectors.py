@@ -1,8 +1,8 @@
 """Reading the audit log: the one read API for the workspace views, the exports and
 the vendor support console. Permission checks live here, not in the views.
 
-- ``tenant_events`` (a tenant's admins, inside their workspace; or vendor staff
-  with ``vendor=True``), ``my_events`` (any member: events about themselves),
+- ``tenant_events`` (a tenant's admins, inside their workspace), ``my_events`` (any
+  member: events about themselves),
   ``chain_events`` (vendor staff, on the public site: any chain, ``""`` being
   the platform's), ``event_detail`` / ``vendor_event_detail`` (one event).
 - ``EventFilter`` narrows any of them; ``page`` pages them (keyset).
@@ -66,10 +66,6 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def _chain_of(tenant) -> str:
-    return tenant.schema_name
-
-
 def _is_vendor_staff(user) -> bool:
     # Vendor staff read from the public site, never from inside a workspace.
     return bool(
@@ -79,11 +75,7 @@ def _is_vendor_staff(user) -> bool:
     )
 
 
-def _check_reader(*, tenant, user, vendor: bool) -> None:
-    if vendor:
-        if not _is_vendor_staff(user):
-            raise PermissionDenied(_("Only vendor staff can read this log."))
-        return
+def _check_admin_reader(*, tenant, user) -> None:
     if connection.schema_name != tenant.schema_name:
         raise PermissionDenied(_("This log belongs to another workspace."))
     if not is_workspace_admin(user):
@@ -95,10 +87,11 @@ def _newest_first(chain: str, filters: EventFilter | None) -> QuerySet:
     return (filters or EventFilter()).apply(events)
 
 
-def tenant_events(*, tenant, user, vendor: bool = False, filters: EventFilter | None = None):
-    """Every event of ``tenant``'s chain, newest first: for its admins (or vendor staff)."""
-    _check_reader(tenant=tenant, user=user, vendor=vendor)
-    return _newest_first(_chain_of(tenant), filters)
+def tenant_events(*, tenant, user, filters: EventFilter | None = None):
+    """Every event of ``tenant``'s chain, newest first: for its admins, in the workspace
+    (vendor staff read any chain with ``chain_events``)."""
+    _check_admin_reader(tenant=tenant, user=user)
+    return _newest_first(tenant.schema_name, filters)
 
 
 def chain_events(*, chain: str, user, filters: EventFilter | None = None) -> QuerySet:
@@ -125,11 +118,10 @@ def my_events(*, tenant, user, filters: EventFilter | None = None):
     if connection.schema_name != tenant.schema_name or not user.is_authenticated:
         raise PermissionDenied
     pk = str(user.pk)
-    events = AuditEvent.objects.filter(chain=_chain_of(tenant)).filter(
+    return _newest_first(tenant.schema_name, filters).filter(
         Q(actor_type=AuditEvent.ActorType.USER, actor_id=pk)
         | Q(target_type="accounts.user", target_id=pk)
     )
-    return (filters or EventFilter()).apply(events.order_by("-id"))
 
 
 def event_detail(*, tenant, user, event_id: int) -> AuditEvent:

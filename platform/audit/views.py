@@ -11,6 +11,12 @@ from . import selectors
 from .forms import EventFilterForm
 from .services import export_recorded
 
+# The export formats the URLconf accepts: how each is written and served.
+_EXPORTS = {
+    "csv": (selectors.export_csv, "text/csv; charset=utf-8"),
+    "jsonl": (selectors.export_jsonl, "application/x-ndjson; charset=utf-8"),
+}
+
 
 def _before(request: HttpRequest) -> int | None:
     value = request.GET.get("before", "")
@@ -23,30 +29,26 @@ def _query_without_before(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-@require_GET
-@login_required
-def log(request: HttpRequest) -> HttpResponse:
+def _events_page(request: HttpRequest, template: str, select) -> HttpResponse:
     form = EventFilterForm(request.GET or None)
-    events = selectors.tenant_events(
-        tenant=request.tenant, user=request.user, filters=form.to_filter()
-    )
+    events = select(tenant=request.tenant, user=request.user, filters=form.to_filter())
     rows, next_before = selectors.page(events, before=_before(request))
-    return render(request, "audit/log.html", {
+    return render(request, template, {
         "form": form, "events": rows, "next_before": next_before,
         "query": _query_without_before(request),
     })  # fmt: skip
+
+
+@require_GET
+@login_required
+def log(request: HttpRequest) -> HttpResponse:
+    return _events_page(request, "audit/log.html", selectors.tenant_events)
 
 
 @require_GET
 @login_required
 def my_activity(request: HttpRequest) -> HttpResponse:
-    form = EventFilterForm(request.GET or None)
-    events = selectors.my_events(tenant=request.tenant, user=request.user, filters=form.to_filter())
-    rows, next_before = selectors.page(events, before=_before(request))
-    return render(request, "audit/mine.html", {
-        "form": form, "events": rows, "next_before": next_before,
-        "query": _query_without_before(request),
-    })  # fmt: skip
+    return _events_page(request, "audit/mine.html", selectors.my_events)
 
 
 @require_GET
@@ -64,14 +66,8 @@ def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     events = selectors.tenant_events(tenant=request.tenant, user=request.user, filters=filters)
     export_recorded(fmt=fmt, filters=filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if fmt == "csv":
-        response = StreamingHttpResponse(
-            selectors.export_csv(events), content_type="text/csv; charset=utf-8"
-        )
-    else:
-        response = StreamingHttpResponse(
-            selectors.export_jsonl(events), content_type="application/x-ndjson; charset=utf-8"
-        )
+    stream, content_type = _EXPORTS[fmt]
+    response = StreamingHttpResponse(stream(events), content_type=content_type)
     name = f"audit-{request.tenant.slug}-{stamp}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"

@@ -117,7 +117,7 @@ def test_vendor_reads_any_chain_with_filters_detail_and_export(vendor_staff, ten
     platform = selectors.chain_events(chain="", user=vendor_staff)
     assert platform_event.pk in {e.pk for e in platform}
     assert (
-        selectors.tenant_events(tenant=tenant_b, user=vendor_staff, vendor=True)
+        selectors.chain_events(chain=tenant_b.schema_name, user=vendor_staff)
         .filter(pk=b_event.pk)
         .exists()
     )

@@ -145,4 +145,4 @@ def test_selectors_refuse_a_tenant_other_than_the_current_schema(tenant_a, tenan
     with pytest.raises(PermissionDenied):
         selectors.tenant_events(tenant=tenant_b, user=owner_a)
     with pytest.raises(PermissionDenied):  # not vendor staff, and not on the public site
-        selectors.tenant_events(tenant=tenant_b, user=owner_a, vendor=True)
+        selectors.chain_events(chain=tenant_b.schema_name, user=owner_a)
