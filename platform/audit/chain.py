@@ -251,13 +251,18 @@ def verify_chain(*, chain: str, seal: bool = True) -> VerifyResult:
         if outermost:  # one snapshot for the whole walk
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        expect = _checkpoints_of(chain, result)
-        if expect is not None:
-            _walk(chain, expect, result)
+        _check_links(chain, result)
         if result.ok:
             _find_orphans(chain, result)
     result.seconds = (timezone.now() - started).total_seconds()
     return result
+
+
+def _check_links(chain: str, result: VerifyResult, through: int | None = None) -> None:
+    """The checkpoints' signatures, then the links from the latest one on (to ``through``)."""
+    expect = _checkpoints_of(chain, result)
+    if expect is not None:
+        _walk(chain, expect, result, through=through)
 
 
 def _walk(chain: str, expect: _Expect, result: VerifyResult, through: int | None = None) -> None:
@@ -451,9 +456,7 @@ def apply_retention(
         if through < low:
             return result
         check = VerifyResult(chain=chain)
-        expect = _checkpoints_of(chain, check)
-        if expect is not None:
-            _walk(chain, expect, check, through=through)
+        _check_links(chain, check, through=through)
         if not check.ok:
             result.refused = check.first_bad["reason"] if check.first_bad else "chain is bad"
             logger.error("audit retention refused on %r: %s", chain, check.first_bad)
