@@ -70,7 +70,7 @@ FORM_PATH = "/account/"
 def start_server(record: str) -> tuple[subprocess.Popen, int]:
     """gunicorn serving the real app on loopback; ``record`` is "on" or "off"."""
     port = free_port()
-    env = {**os.environ, "AUDIT_BENCH_RECORD": record, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "AUDIT_BENCH_RECORD": record}  # PYTHONPATH from _common
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--worker-class", "sync", "--log-level", "warning", "bench.audit_wsgi:application"],
@@ -141,8 +141,7 @@ def interleaved(run_one, rounds: int, per_round: int, budget_s: float) -> dict:
         "ratio": round(statistics.median(paired), 3),
         "ratio_of_medians": round(audited / plain, 3),
         "rounds": len(times["plain"]),
-        "round_ratios": [round(a / p, 3) for p, a in zip(times["plain"], times["audited"],
-                                                          strict=True)],
+        "round_ratios": [round(ratio, 3) for ratio in paired],
     }  # fmt: skip
 
 
@@ -213,11 +212,8 @@ def generate_events(tenant, count: int, budget_s: float) -> int:
     """``count`` realistic events in ``tenant``'s chain, written with COPY (fast setup)."""
     from django.db import connection
 
-    columns = (
-        "chain", "occurred_at", "tenant_id", "actor_type", "actor_id", "actor_display",
-        "impersonator_id", "impersonator_display", "action", "target_type", "target_id",
-        "target_display", "ip", "user_agent", "request_id", "changes",
-    )  # fmt: skip
+    from audit.hashing import EVENT_CONTENT_COLUMNS as columns
+
     start = datetime.now(UTC) - timedelta(days=30)
     stop = time.monotonic() + budget_s
     written = 0
@@ -276,11 +272,8 @@ def main() -> None:
     run_started = time.monotonic()
 
     _common.recreate_database(DB_NAME)
-    import django
-
-    django.setup()
+    _common.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
@@ -292,7 +285,7 @@ def main() -> None:
     results: dict = {"bench": "audit"}
     try:
         log(f"== database {DB_NAME}: migrating")
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+        _common.migrate_public()
         workspace = provision_tenant(
             slug="bench", name="Bench Ltd", owner_email="owner@bench.test",
             owner_password=PASSWORD, owner_name="Bench Owner",
@@ -364,9 +357,7 @@ def main() -> None:
     finally:
         if not args.keep:
             drop_database()
-        import redis
-
-        redis.Redis.from_url(os.environ["TEST_REDIS_URL"]).flushdb()  # queued seal tasks
+        _common.flush_redis()  # queued seal tasks (TEST_REDIS_URL is the bench's db)
     results["ok"] = bool(
         results.get("request_ratio", 99) <= 1.10
         and results.get("inserts_per_event") == 1
