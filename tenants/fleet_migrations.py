@@ -168,17 +168,23 @@ class FleetMigrator:
             for migration, backwards in plan
         )
 
+    def _migrate_one_by_one(self, names: list[str]) -> int:
+        self.say(f"fleet: plan for {len(names)} schema(s) needs Python; migrating one by one")
+        options = self._stock_options()
+        for name in names:
+            run_migrations([], options, "fleet", name)
+        return len(names)
+
     def _migrate_group(self, names: list[str], fresh: bool = False) -> int:
+        # A schema with nothing applied may lack django_migrations: the stock path creates
+        # it (and there is always something to apply, so no plan is worked out first).
+        if fresh:
+            return self._migrate_one_by_one(names)
         executor, plan = self._plan_for(names[0])
         if not plan:
             return 0
-        # A schema with nothing applied may lack django_migrations: the stock path creates it.
-        if fresh or not self._replayable(plan):
-            self.say(f"fleet: plan for {len(names)} schema(s) needs Python; migrating one by one")
-            options = self._stock_options()
-            for name in names:
-                run_migrations([], options, "fleet", name)
-            return len(names)
+        if not self._replayable(plan):
+            return self._migrate_one_by_one(names)
         statements = [sql for sql in executor.loader.collect_sql(plan) if not _only_comments(sql)]
         rows = [(m.app_label, m.name) for m, _ in plan]
         creates_models = any(
