@@ -40,7 +40,7 @@ def transition(tenant: Tenant, to: str) -> Tenant:
         locked.state = to
         locked.save(update_fields=["state", "updated_at"])
         audit.record(
-            f"tenant.{ACTION_NAMES.get(to, 'state_changed')}",
+            f"tenant.{ACTION_NAMES[to]}",
             target=locked,
             tenant=locked,
             changes={"state": {"before": before, "after": to}},

@@ -246,8 +246,10 @@ AWS_QUARANTINE_BUCKET_NAME = env("AWS_QUARANTINE_BUCKET_NAME", "")
 def uploads_storages(
     *, bucket: str, quarantine_bucket: str = "", endpoint_url: str = "", root=MEDIA_ROOT
 ) -> dict:
-    """The ``uploads_quarantine`` and ``uploads_documents`` entries of ``STORAGES``."""
-    if bucket or endpoint_url:
+    """The ``uploads_quarantine`` and ``uploads_documents`` entries of ``STORAGES``: S3
+    when a bucket or an endpoint is given (bucket ``atrium`` by default), else files."""
+    bucket = bucket or ("atrium" if endpoint_url else "")
+    if bucket:
         # uploads.s3 (imported only when a storage is first used, so settings do not
         # import boto3) shares boto3 sessions and bounds transfers to one 8 MiB part.
         common = {
@@ -289,7 +291,7 @@ def uploads_storages(
 
 STORAGES.update(
     uploads_storages(
-        bucket=AWS_STORAGE_BUCKET_NAME or ("atrium" if S3_ENDPOINT_URL else ""),
+        bucket=AWS_STORAGE_BUCKET_NAME,
         quarantine_bucket=AWS_QUARANTINE_BUCKET_NAME,
         endpoint_url=S3_ENDPOINT_URL,
     )
