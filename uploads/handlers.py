@@ -19,6 +19,17 @@ from django.utils.translation import gettext as _
 MAX_CLIENT_CONTENT_TYPE = 100
 
 
+def too_large_message(name: str, limit: int) -> str:
+    return _("“%(name)s” is larger than the limit of %(limit)s per file.") % {
+        "name": name,
+        "limit": filesizeformat(limit),
+    }
+
+
+def over_quota_message(name: str) -> str:
+    return _("Uploading “%(name)s” would exceed your workspace's storage quota.") % {"name": name}
+
+
 class SpooledUpload(TemporaryUploadedFile):
     """A received file on local disk, with its SHA-256 computed while it arrived."""
 
@@ -36,7 +47,6 @@ class QuarantineUploadHandler(TemporaryFileUploadHandler):
         self.max_file_bytes = max_file_bytes
         self.quota_left_bytes = quota_left_bytes
         self.received_total = 0
-        self.rejection: str = ""
         self._hash = None
         self._size = 0
 
@@ -58,15 +68,9 @@ class QuarantineUploadHandler(TemporaryFileUploadHandler):
         self._size += len(raw_data)
         self.received_total += len(raw_data)
         if self._size > self.max_file_bytes:
-            self._reject(
-                _("“%(name)s” is larger than the limit of %(limit)s per file.")
-                % {"name": self.file_name, "limit": filesizeformat(self.max_file_bytes)}
-            )
+            self._reject(too_large_message(self.file_name, self.max_file_bytes))
         if self.received_total > self.quota_left_bytes:
-            self._reject(
-                _("Uploading “%(name)s” would exceed your workspace's storage quota.")
-                % {"name": self.file_name}
-            )
+            self._reject(over_quota_message(self.file_name))
         super().receive_data_chunk(raw_data, start)
         self._hash.update(raw_data)
 
@@ -76,7 +80,6 @@ class QuarantineUploadHandler(TemporaryFileUploadHandler):
         return upload
 
     def _reject(self, message: str) -> None:
-        self.rejection = message
         self.request.upload_rejection = message
         self.upload_interrupted()  # closes and removes the spooled file
         # Stop reading the body: nothing past the limit is ever received or stored.

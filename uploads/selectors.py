@@ -39,23 +39,23 @@ def storage_used_bytes() -> int:
     return total["total"] or 0
 
 
-def _file_limit(plan) -> int:
+def max_file_bytes(plan) -> int:
+    """The plan's per-file maximum, capped by the scanner's limit."""
     return min(plan.max_upload_bytes, settings.UPLOADS_SCANNER_MAX_BYTES)
 
 
-def max_file_bytes(*, tenant) -> int:
-    """The plan's per-file maximum, capped by the scanner's limit (no storage query)."""
-    return _file_limit(plan_for(tenant))
-
-
-def upload_limits(*, tenant) -> UploadLimits:
-    """The per-file maximum and the quota with what is used of it (sums the storage)."""
-    plan = plan_for(tenant)
+def limits_of(plan) -> UploadLimits:
+    """The plan's per-file maximum and quota, with what is used of it (sums the storage)."""
     return UploadLimits(
-        max_file_bytes=_file_limit(plan),
+        max_file_bytes=max_file_bytes(plan),
         quota_bytes=plan.storage_quota_bytes,
         used_bytes=storage_used_bytes(),
     )
+
+
+def upload_limits(*, tenant) -> UploadLimits:
+    """``limits_of`` the tenant's plan, read from the database now."""
+    return limits_of(plan_for(tenant))
 
 
 def visible_documents() -> QuerySet[Document]:

@@ -20,7 +20,6 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -28,12 +27,13 @@ from django.utils.translation import gettext as _
 import audit.services as audit
 from accounts.models import User
 from accounts.permissions import can_write, is_workspace_admin
+from billing.selectors import plan_for
 
 from . import scanning, sniffing
 from . import storage as store
-from .handlers import SpooledUpload
+from .handlers import SpooledUpload, over_quota_message, too_large_message
 from .models import Document
-from .selectors import max_file_bytes, recently_deleted, upload_limits
+from .selectors import limits_of, max_file_bytes, recently_deleted
 
 log = logging.getLogger(__name__)
 State = Document.State
@@ -84,12 +84,10 @@ def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
     """Put a received file in quarantine and queue its scan. Never the final place."""
     _require_writer(actor)
     size = upload.size
-    file_limit = max_file_bytes(tenant=tenant)
+    plan = plan_for(tenant)  # read once; the quota's used bytes are summed under the lock
+    file_limit = max_file_bytes(plan)
     if size > file_limit:
-        raise UploadRejected(
-            _("“%(name)s” is larger than the limit of %(limit)s per file.")
-            % {"name": upload.name, "limit": filesizeformat(file_limit)}
-        )
+        raise UploadRejected(too_large_message(upload.name, file_limit))
     document = Document(
         name=sniffing.sanitize_filename(upload.name),
         size=size,
@@ -111,11 +109,8 @@ def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"quota:{schema}"])
             # The quota is summed only here, under the lock, where it is exact.
-            if size > upload_limits(tenant=tenant).quota_left_bytes:
-                raise UploadRejected(
-                    _("Uploading “%(name)s” would exceed your workspace's storage quota.")
-                    % {"name": upload.name}
-                )
+            if size > limits_of(plan).quota_left_bytes:
+                raise UploadRejected(over_quota_message(upload.name))
             document.save(force_insert=True)
             audit.record(
                 "document.uploaded",
