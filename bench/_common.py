@@ -141,15 +141,6 @@ def emit(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
-class Timer:
-    def __enter__(self) -> "Timer":
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.seconds = time.perf_counter() - self.start
-
-
 # -- fleets in bulk -----------------------------------------------------------------------
 
 

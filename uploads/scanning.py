@@ -221,12 +221,6 @@ class ClamdScanner:
             return ScanResult.infected(signature or "unknown")
         return ScanResult.unavailable(f"scanner error: {signature}")
 
-    def ping(self) -> bool:
-        try:
-            return self._client().ping() == "PONG"
-        except (clamd.ClamdError, OSError):
-            return False
-
 
 def get_scanner() -> Scanner:
     """The configured scanner (settings are read on each call, so tests may change them)."""

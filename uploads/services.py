@@ -411,7 +411,6 @@ class DownloadTicket:
 
     document: Document
     disposition: str  # the Content-Disposition header value
-    content_type: str
     url: str = ""
     expires_at: datetime | None = None
 
@@ -454,7 +453,6 @@ def document_download(*, actor: User, document_id, inline: bool = False) -> Down
     return DownloadTicket(
         document=document,
         disposition=disposition,
-        content_type=document.content_type,
         url=url,
         expires_at=expires_at,
     )

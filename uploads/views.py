@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import (
     FileResponse,
     Http404,
@@ -98,10 +97,8 @@ def _declared_too_large(request: HttpRequest, limits: selectors.UploadLimits) ->
 @csrf_exempt  # the handler must be installed before the body is read; CSRF checked below
 @login_required
 @require_POST
+@permissions.role_required(permissions.can_write)  # before a byte is spooled; service re-checks
 def document_upload(request: HttpRequest) -> HttpResponse:
-    if not permissions.can_write(request.user):
-        # Refused before a byte is spooled; the service checks again.
-        raise PermissionDenied
     limits = selectors.upload_limits(tenant=request.tenant)
     too_large = _declared_too_large(request, limits)
     if too_large:
@@ -178,7 +175,7 @@ def document_download(request: HttpRequest, document_id) -> HttpResponse:
         response: HttpResponse = HttpResponseRedirect(ticket.url)
         response["Cache-Control"] = "no-store"
         return response
-    response = FileResponse(ticket.open(), content_type=ticket.content_type)
+    response = FileResponse(ticket.open(), content_type=ticket.document.content_type)
     response["Content-Disposition"] = ticket.disposition
     response["Content-Length"] = str(ticket.document.size)
     response["X-Content-Type-Options"] = "nosniff"
