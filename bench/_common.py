@@ -76,8 +76,8 @@ def recreate_database(name: str) -> None:
     """Drop and create ``name`` on the server (the role needs CREATEDB)."""
     import psycopg
 
+    drop_database(name)
     with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 

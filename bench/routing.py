@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -187,15 +186,9 @@ def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str) -> float:
     """Start gunicorn with ``settings_module``, load it with wrk, stop it; the req/s."""
-    port = free_port()
+    port = _common.free_port()
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "config.wsgi:application",
