@@ -46,10 +46,7 @@ test: services lint
 # Each prints its figures and, last, one JSON line.
 BENCHES := $(if $(B),$(B),$(basename $(notdir $(wildcard bench/[a-z]*.py))))
 bench: services
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  echo "[bench] installing wrk (Debian package)" && apt-get update -qq >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
-	  echo "[bench] wrk is missing: install Debian's wrk package for bench/routing.py" >&2
+	@$(SERVICES) bench-deps
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py; done
 
 lock: install

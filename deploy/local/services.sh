@@ -79,11 +79,19 @@ stop_postgres() {
   as_pg_user "$(pg_bin)/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
 }
 
+# Debian packages are installed only as root with apt-get; otherwise callers say
+# what is missing (and stop, or carry on without what needs it).
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+apt_install() {  # apt_install "what for" package...
+  local why=$1; shift
+  log "installing $* (Debian package${why:+, $why})"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 ensure_redis_installed() {
   command -v redis-server >/dev/null && return
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing redis-server (Debian package)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  if can_apt; then
+    apt_install "" redis-server
   else
     echo "redis-server is missing: install Debian's redis-server package (or set REDIS_URL)." >&2
     exit 1
@@ -93,9 +101,8 @@ ensure_redis_installed() {
 # The browser tests (tests/browser) drive Debian's chromium through Playwright.
 ensure_chromium_installed() {
   [ -x /usr/bin/chromium ] && return
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing chromium (Debian package, for the browser tests)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  if can_apt; then
+    apt_install "for the browser tests" chromium
   else
     log "chromium is missing: the browser tests will be skipped (install Debian's chromium)"
   fi
@@ -105,12 +112,18 @@ ensure_chromium_installed() {
 # prove the German catalogue is complete. The app itself needs none (the .mo ships).
 ensure_gettext_installed() {
   command -v xgettext >/dev/null && command -v msgfmt >/dev/null && return
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing gettext (Debian package, for the translation tests)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null
+  if can_apt; then
+    apt_install "for the translation tests" gettext
   else
     log "gettext is missing: the catalogue-completeness test will be skipped (install Debian's gettext)"
   fi
+}
+
+# wrk drives bench/routing.py's load.
+ensure_wrk_installed() {
+  command -v wrk >/dev/null && return
+  can_apt && apt_install "for bench/routing.py" wrk ||
+    log "wrk is missing: install Debian's wrk package for bench/routing.py"
 }
 
 start_redis() {
@@ -135,10 +148,8 @@ stop_redis() {
 ensure_clamd_installed() {
   # clamav-testfiles: the samples the test suite scans; libmagic1: content sniffing.
   { command -v clamd >/dev/null || [ -x /usr/sbin/clamd ]; } && [ -d /usr/share/clamav-testfiles ] && return
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing clamav-daemon (Debian package)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      clamav-daemon clamav-testfiles libmagic1 >/dev/null
+  if can_apt; then
+    apt_install "" clamav-daemon clamav-testfiles libmagic1
   else
     echo "clamd is missing: install Debian's clamav-daemon package." >&2
     exit 1
@@ -183,10 +194,11 @@ case "${1:-}" in
   # What only the test suite needs: a browser for the browser tests, gettext for
   # the translation-completeness test.
   test-deps) ensure_chromium_installed; ensure_gettext_installed ;;
+  bench-deps) ensure_wrk_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true
     redis-cli -p "$REDIS_PORT" ping || true
     clamd_ping && echo "clamd: PONG" || echo "clamd: no answer" ;;
-  *) echo "usage: $0 start|stop|status|test-deps" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|test-deps|bench-deps" >&2; exit 2 ;;
 esac
