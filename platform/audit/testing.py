@@ -25,14 +25,15 @@ class CapturedEvents(list):
         return [event.action for event in self]
 
 
-def _high_water() -> int:
+def high_water() -> int:
+    """The id of the newest event (0 when none): events after it are new."""
     return AuditEvent.objects.aggregate(top=Max("id"))["top"] or 0
 
 
 @contextmanager
 def capture_audit() -> Iterator[CapturedEvents]:
     events = CapturedEvents()
-    before = _high_water()
+    before = high_water()
     yield events
     events.extend(AuditEvent.objects.filter(id__gt=before).order_by("id"))
 

@@ -9,12 +9,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from audit.testing import high_water
 from tests.conftest import PASSWORD
 
-
-def audit_mark() -> int:
-    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    return last or 0
+audit_mark = high_water  # the mark actions_since and events_since count from
 
 
 def actions_since(tenant, mark: int) -> list[str]:
