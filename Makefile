@@ -30,9 +30,11 @@ stop-services:
 run: services
 	DJANGO_DEBUG=1 SITE_PORT=$(PORT) PORT=$(PORT) deploy/local/run-dev.sh
 
+# ruff, then the architecture: import-linter's contracts in pyproject.toml.
 lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -277,16 +277,18 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from audit.chain import seal_chain, verify_chain
     from audit.models import AuditEvent
-    from tenants.services import provision_tenant
+    from audit.services import seal_chain, verify_chain
+    from core.principal import SYSTEM
+    from signup.services import tenant_provision
 
     settings.TENANT_SPARE_POOL_SIZE = 0  # migrate the one workspace; no spare schemas
     results: dict = {"bench": "audit"}
     try:
         log(f"== database {DB_NAME}: migrating")
         _common.migrate_public()
-        workspace = provision_tenant(
+        workspace = tenant_provision(
+            actor=SYSTEM,
             slug="bench", name="Bench Ltd", owner_email="owner@bench.test",
             owner_password=PASSWORD, owner_name="Bench Owner",
         )  # fmt: skip

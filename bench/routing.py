@@ -39,6 +39,8 @@ import urllib.request
 
 import _common
 
+from core.principal import SYSTEM
+
 DB_NAME = "bench_routing"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -60,7 +62,7 @@ def main() -> None:
     from tenants import pool
 
     _common.migrate_public()
-    pool.refill(1)
+    pool.refill(1, actor=SYSTEM)
     from tenants.provisioning import create_workspace
 
     password_hash, _ = _common.password_hash_seconds(1)

@@ -85,10 +85,11 @@ def prepare_database(env: dict) -> None:
     script = """
 from billing.models import Plan
 from tenants.models import Tenant
-from tenants.services import provision_tenant
+from core.principal import SYSTEM
+from signup.services import tenant_provision
 if not Tenant.objects.filter(slug="bench").exists():
-    provision_tenant(slug="bench", name="Bench", owner_email=OWNER, owner_password=PASSWORD,
-                     owner_name="Bench Owner")
+    tenant_provision(actor=SYSTEM, slug="bench", name="Bench", owner_email=OWNER,
+                     owner_password=PASSWORD, owner_name="Bench Owner")
 Tenant.objects.filter(slug="bench").update(plan=Plan.objects.get(code="business"))
 """.replace("OWNER", repr(OWNER)).replace("PASSWORD", repr(PASSWORD))
     subprocess.run([*manage, "shell", "-c", script], env=env, check=True)

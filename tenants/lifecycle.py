@@ -1,10 +1,11 @@
 """Tenant state machine: provisioning → active → suspended → scheduled_for_deletion → deleted."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
+from core.principal import Principal, write_service
 
 from . import routing
 from .models import Tenant
@@ -27,8 +28,20 @@ ACTION_NAMES = {
 }
 
 
-def transition(tenant: Tenant, to: str) -> Tenant:
-    """Move ``tenant`` to state ``to`` if the state machine allows it."""
+def _require_platform(actor: Principal) -> None:
+    """Lifecycle changes are the vendor's (console) or the system's, never a workspace's."""
+    if actor.audit_actor.type not in {"system", "vendor"}:
+        raise PermissionDenied(_("Only the vendor's staff can change a workspace's state."))
+
+
+@write_service
+def tenant_transition(*, actor: Principal, tenant: Tenant, to: str, reason: str) -> Tenant:
+    """Move ``tenant`` to state ``to`` if the state machine allows it; ``reason`` (required)
+    is kept in the event, recorded in the tenant's own chain."""
+    _require_platform(actor)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give a reason: it is kept in the audit log.")]})
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if to not in ALLOWED_TRANSITIONS[locked.state]:
@@ -41,18 +54,21 @@ def transition(tenant: Tenant, to: str) -> Tenant:
         locked.save(update_fields=["state", "updated_at"])
         audit.record(
             f"tenant.{ACTION_NAMES[to]}",
+            actor=actor,
             target=locked,
             tenant=locked,
-            changes={"state": {"before": before, "after": to}},
+            changes={"state": {"before": before, "after": to}, "reason": reason},
         )
         transaction.on_commit(lambda: routing.forget_tenant(locked))
     tenant.state = locked.state
     return locked
 
 
-def suspend_tenant(tenant: Tenant) -> Tenant:
-    return transition(tenant, S.SUSPENDED)
+@write_service
+def tenant_suspend(*, actor: Principal, tenant: Tenant, reason: str) -> Tenant:
+    return tenant_transition(actor=actor, tenant=tenant, to=S.SUSPENDED, reason=reason)
 
 
-def reactivate_tenant(tenant: Tenant) -> Tenant:
-    return transition(tenant, S.ACTIVE)
+@write_service
+def tenant_reactivate(*, actor: Principal, tenant: Tenant, reason: str) -> Tenant:
+    return tenant_transition(actor=actor, tenant=tenant, to=S.ACTIVE, reason=reason)

@@ -25,7 +25,7 @@ class Tenant(TenantMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # Schemas are made by tenants.provisioning inside the signup transaction,
+    # Schemas are made by tenants.creation inside the signup transaction,
     # never as a side effect of save(), and never dropped by delete().
     auto_create_schema = False
     auto_drop_schema = False

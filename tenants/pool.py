@@ -13,6 +13,9 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 
+import audit.services as audit
+from core.principal import Principal
+
 from . import schemas
 from .models import SpareSchema
 
@@ -67,8 +70,9 @@ def discard_stale_spares() -> int:
     return dropped
 
 
-def refill(size: int | None = None) -> int:
-    """Top the pool up to ``size`` fresh spares; returns how many were made.
+def refill(size: int | None, *, actor: Principal) -> int:
+    """Top the pool up to ``size`` fresh spares; returns how many were made (see
+    ``tenants.services.spare_pool_refill``, the face callers use).
 
     Returns 0 at once when another process is already refilling.
     """
@@ -87,6 +91,12 @@ def refill(size: int | None = None) -> int:
             made += 1
         if made:
             logger.info("spare schema pool: made %d, now %d", made, fresh + made)
+            with transaction.atomic():
+                audit.record(
+                    "tenant.spare_pool_refilled",
+                    actor=actor,
+                    changes={"created": made, "ready": fresh + made},
+                )
         return made
     finally:
         with connection.cursor() as cursor:

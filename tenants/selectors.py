@@ -1,11 +1,28 @@
 """Read functions for tenants."""
 
 from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 
-from . import schemas
-from .models import Tenant
+from core.workspace import current as current_workspace
+from core.workspace import current_row
+
+from .models import Domain, Tenant
+from .validators import validate_slug
+
+__all__ = [
+    "Tenant",
+    "active_tenants",
+    "current_tenant",
+    "public_url",
+    "schemas_holding_data",
+    "site_url",
+    "slug_taken",
+    "tenant_for_slug",
+    "validate_slug",
+    "workspace_host",
+    "workspace_link",
+    "workspace_url",
+]
 
 
 def workspace_host(slug: str) -> str:
@@ -37,13 +54,18 @@ def tenant_for_slug(slug: str) -> Tenant | None:
 
 
 def current_tenant() -> Tenant:
-    """The Tenant row of the schema the connection is on. A request has it on the
-    connection; code in ``schema_context`` (Celery tasks) has only django-tenants'
+    """The Tenant row of the current workspace (``core.workspace``). A request has it on
+    the connection; code in ``schema_context`` (Celery tasks) has only django-tenants'
     ``FakeTenant`` there, with no name or slug, so the row is read by schema."""
-    tenant = getattr(connection, "tenant", None)
-    if getattr(tenant, "pk", None) and getattr(tenant, "slug", None):
-        return tenant
-    return Tenant.objects.get(schema_name=connection.schema_name)
+    return current_row() or Tenant.objects.get(schema_name=current_workspace().schema_name)
+
+
+def slug_taken(slug: str) -> bool:
+    """Whether a workspace (or a domain) already uses the address ``slug``."""
+    return (
+        Tenant.objects.filter(slug=slug).exists()
+        or Domain.objects.filter(domain=workspace_host(slug)).exists()
+    )
 
 
 def active_tenants():
@@ -57,29 +79,3 @@ def schemas_holding_data() -> list[str]:
         .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )
-
-
-def workspaces_for_email(email: str) -> list[Tenant]:
-    """Active workspaces where ``email`` has an active account.
-
-    One UNION ALL query per batch of schemas rather than one query per tenant.
-    """
-    email = email.strip().lower()
-    tenants = {t.schema_name: t for t in active_tenants()}
-    found: list[Tenant] = []
-    names = sorted(tenants)
-    batch = 200
-    for start in range(0, len(names), batch):
-        part = names[start : start + batch]
-        sql = " UNION ALL ".join(
-            f"SELECT %s FROM {schemas.quote(name)}.accounts_user "  # noqa: S608 - names checked
-            "WHERE email = %s AND is_active"
-            for name in part
-        )
-        params: list[str] = []
-        for name in part:
-            params += [name, email]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found += [tenants[row[0]] for row in cursor.fetchall()]
-    return sorted(found, key=lambda t: t.name.lower())

@@ -1,13 +1,35 @@
-"""The tenants module's write API: every change to a tenant goes through these."""
+"""The tenants module's write API: every change to a tenant goes through these.
 
-from .lifecycle import reactivate_tenant, suspend_tenant, transition
-from .provisioning import ProvisionedWorkspace, provision_tenant, validate_signup
+Each is keyword-only, takes the acting principal (``actor``) and records its
+audit event in the same transaction as its change.
+"""
+
+from core.principal import Principal, write_service
+
+from . import pool
+from .creation import tenant_create, tenant_mark_ready
+from .lifecycle import (
+    ALLOWED_TRANSITIONS,
+    tenant_reactivate,
+    tenant_suspend,
+    tenant_transition,
+)
+
+
+@write_service
+def spare_pool_refill(*, actor: Principal, size: int | None = None) -> int:
+    """Top the pool of pre-migrated spare schemas up to ``size`` (default
+    ``TENANT_SPARE_POOL_SIZE``); returns how many were made. Audited in the platform's
+    chain when it made any (``tenant.spare_pool_refilled``)."""
+    return pool.refill(size, actor=actor)
+
 
 __all__ = [
-    "ProvisionedWorkspace",
-    "provision_tenant",
-    "reactivate_tenant",
-    "suspend_tenant",
-    "transition",
-    "validate_signup",
+    "ALLOWED_TRANSITIONS",
+    "spare_pool_refill",
+    "tenant_create",
+    "tenant_mark_ready",
+    "tenant_reactivate",
+    "tenant_suspend",
+    "tenant_transition",
 ]

@@ -12,9 +12,10 @@ from django.test import Client
 from django_tenants.utils import schema_context
 from pytest_django.plugin import blocking_manager_key
 
+from core.principal import SYSTEM
+from signup.services import tenant_provision
 from tenants import pool, routing
 from tenants.models import Tenant
-from tenants.services import provision_tenant
 
 PASSWORD = "Correct-horse-battery-9"
 
@@ -53,11 +54,12 @@ def ensure_baseline() -> None:
         orphans = [row[0] for row in cursor.fetchall() if row[0] not in known]
     for name in orphans:
         schemas.drop_schema(name)
-    pool.refill(settings.TENANT_SPARE_POOL_SIZE)
+    pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
     for slug, data in WORKSPACES.items():
         if not Tenant.objects.filter(slug=slug).exists():
             schemas.drop_schema(f"t_{slug}")
-            provision_tenant(
+            tenant_provision(
+                actor=SYSTEM,
                 slug=slug,
                 name=data["name"],
                 owner_email=data["owner_email"],
@@ -65,7 +67,7 @@ def ensure_baseline() -> None:
                 owner_name=f"{data['name']} Owner",
             )
     # The suite's own signups come from this pool; keep it full.
-    pool.refill(settings.TENANT_SPARE_POOL_SIZE)
+    pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -118,7 +120,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """After a test that committed for real, and after Django's flush that ends
     it, restore the baseline (a hook, because fixture teardown runs before the flush)."""
     yield
-    if _committed_for_real(item):
+    # After the last test the test database is gone: nothing to restore.
+    if _committed_for_real(item) and nextitem is not None:
         with item.config.stash[blocking_manager_key].unblock():
             ensure_baseline()
 

@@ -6,3 +6,6 @@ class UploadsConfig(AppConfig):
     name = "uploads"
     verbose_name = _("Documents")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import audit_actions  # noqa: F401 - declares the actions

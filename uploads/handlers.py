@@ -12,22 +12,11 @@ from django.core.files.uploadhandler import (
     StopUpload,
     TemporaryFileUploadHandler,
 )
-from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext as _
+
+from .limits import over_quota_message, too_large_message
 
 # The client's declared type is kept for the audit record only; it is never trusted.
 MAX_CLIENT_CONTENT_TYPE = 100
-
-
-def too_large_message(name: str, limit: int) -> str:
-    return _("“%(name)s” is larger than the limit of %(limit)s per file.") % {
-        "name": name,
-        "limit": filesizeformat(limit),
-    }
-
-
-def over_quota_message(name: str) -> str:
-    return _("Uploading “%(name)s” would exceed your workspace's storage quota.") % {"name": name}
 
 
 class SpooledUpload(TemporaryUploadedFile):

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils.translation import gettext as _
 
-from accounts.permissions import STAFF_MANAGERS
+from accounts.selectors import STAFF_MANAGERS
 from tenants.selectors import current_tenant, workspace_link
 
 from .models import Document

@@ -1,20 +1,17 @@
 """The documents module's write API. Each function checks permission, makes its change
-and records the audit event in one ``transaction.atomic()``; views and tasks call these.
+and records the audit event in one ``transaction.atomic()``; views, the API and tasks
+call these, with plain values (ids, file paths, strings) and the acting principal.
 
-Who may do what: every active user of the workspace lists and downloads; everyone
-but read-only users uploads (``accounts.permissions.can_write``); the uploader,
-owners and admins rename and delete a document (never a read-only user, even one
-who uploaded it before being made read-only); only owners and admins restore
-deleted documents.
+Who may do what: ``uploads.permissions``. The scan pipeline: ``uploads.pipeline``
+(its ``document_scan`` and ``documents_requeue_stale`` are part of this face).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import BinaryIO
 
 from django.conf import settings
@@ -25,15 +22,43 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 import audit.services as audit
-from accounts.models import User
-from accounts.permissions import can_write, is_workspace_admin
 from billing.selectors import plan_for
+from core.principal import Principal, write_service
+from core.workspace import current as current_workspace
+from tenants.selectors import current_tenant
 
-from . import scanning, sniffing
+from . import sniffing
 from . import storage as store
-from .handlers import SpooledUpload, over_quota_message, too_large_message
+from .limits import over_quota_message, too_large_message
 from .models import Document
+from .permissions import can_manage, can_restore, require_member, require_writer
+from .pipeline import (
+    ScanOutcome,
+    _locked,
+    _queue_scan,
+    document_scan,
+    documents_requeue_stale,
+    scan_backoff,
+)
 from .selectors import limits_of, max_file_bytes, recently_deleted
+
+__all__ = [
+    "DocumentNotAvailable",
+    "DownloadTicket",
+    "ScanOutcome",
+    "UploadRejected",
+    "document_delete",
+    "document_download",
+    "document_purge",
+    "document_rename",
+    "document_restore",
+    "document_scan",
+    "document_upload",
+    "documents_purge_expired",
+    "documents_requeue_stale",
+    "download_url_expiry",
+    "scan_backoff",
+]
 
 log = logging.getLogger(__name__)
 State = Document.State
@@ -47,61 +72,49 @@ class UploadRejected(ValidationError):
     """Over the per-file limit or the tenant's quota."""
 
 
-# --- permissions ----------------------------------------------------------------
-
-
-def _require_member(actor: User | None) -> User:
-    # Users are per schema, so a user of this schema is a member of this workspace.
-    if actor is None or not actor.is_authenticated or not actor.is_active:
-        raise PermissionDenied(_("Sign in to your workspace first."))
-    if actor.role not in User.Role.values:
-        raise PermissionDenied(_("You have no role in this workspace."))
-    return actor
-
-
-def _require_writer(actor: User | None) -> User:
-    _require_member(actor)
-    if not can_write(actor):
-        raise PermissionDenied(_("Your role is read-only: you can view and download documents."))
-    return actor
-
-
-def can_manage(actor: User | None, document: Document) -> bool:
-    """Rename and delete: the uploader, or an owner or admin; never a read-only user."""
-    if not can_write(actor):
-        return False
-    return is_workspace_admin(actor) or document.uploaded_by_id == actor.pk
-
-
-def _locked(document_id) -> Document:
-    return Document.objects.select_for_update().get(pk=document_id)
-
-
 # --- upload ---------------------------------------------------------------------
 
 
-def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
-    """Put a received file in quarantine and queue its scan. Never the final place."""
-    _require_writer(actor)
-    size = upload.size
-    plan = plan_for(tenant)  # read once; the quota's used bytes are summed under the lock
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@write_service
+def document_upload(
+    *,
+    actor: Principal,
+    name: str,
+    path: str,
+    size: int,
+    sha256: str = "",
+    client_content_type: str = "",
+) -> Document:
+    """Put the file at ``path`` (received on local disk) in quarantine and queue its scan.
+    Never the final place. ``sha256`` when the receiver computed it on the way in
+    (else it is computed here); ``client_content_type`` is kept for the audit only."""
+    uploader = require_writer(actor)
+    plan = plan_for(current_tenant())  # once; the used bytes are summed under the lock
     file_limit = max_file_bytes(plan)
     if size > file_limit:
-        raise UploadRejected(too_large_message(upload.name, file_limit))
+        raise UploadRejected(too_large_message(name, file_limit))
     document = Document(
-        name=sniffing.sanitize_filename(upload.name),
+        name=sniffing.sanitize_filename(name),
         size=size,
-        content_type=sniffing.sniff_content_type(upload.temporary_file_path()),
-        sha256=upload.sha256,
+        content_type=sniffing.sniff_content_type(path),
+        sha256=sha256 or _sha256_of(path),
         state=State.QUARANTINED,
-        uploaded_by=actor,
+        uploaded_by=uploader,
     )
-    schema = connection.schema_name
+    schema = current_workspace().schema_name
     document.quarantine_key = store.quarantine_key(schema, document.id)
     quarantine = store.quarantine_storage()
     # The bytes go to quarantine before the row exists; on any failure below they
     # are removed again, so no object is left without its row.
-    store.save_stream(quarantine, document.quarantine_key, upload)
+    store.save_path(quarantine, document.quarantine_key, path)
     try:
         with transaction.atomic():
             # One upload at a time per tenant past this point, so two concurrent
@@ -110,16 +123,17 @@ def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"quota:{schema}"])
             # The quota is summed only here, under the lock, where it is exact.
             if size > limits_of(plan).quota_left_bytes:
-                raise UploadRejected(over_quota_message(upload.name))
+                raise UploadRejected(over_quota_message(name))
             document.save(force_insert=True)
             audit.record(
                 "document.uploaded",
+                actor=actor,
                 target=document,
                 changes={
                     "name": document.name,
                     "size": size,
                     "content_type": document.content_type,
-                    "client_content_type": upload.content_type,
+                    "client_content_type": client_content_type,
                     "sha256": document.sha256,
                 },
             )
@@ -130,169 +144,10 @@ def document_upload(*, actor: User, tenant, upload: SpooledUpload) -> Document:
     return document
 
 
-def _queue_scan(schema_name: str, document_id, countdown: int | None = None) -> None:
-    from .tasks import scan_document
-
-    scan_document.apply_async(args=[schema_name, str(document_id)], countdown=countdown)
-
-
-# --- scanning -------------------------------------------------------------------
-
-
-class ScanOutcome(StrEnum):
-    AVAILABLE = "available"
-    BLOCKED = "blocked"
-    RETRY = "retry"  # scanner unavailable: still in quarantine
-    SKIPPED = "skipped"  # nothing to do (already decided, deleted, or being scanned)
-
-
-def scan_backoff(attempt: int) -> int:
-    """Seconds before scan attempt ``attempt + 1``: exponential, capped."""
-    base, cap = settings.UPLOADS_SCAN_RETRY_BASE, settings.UPLOADS_SCAN_RETRY_MAX
-    return min(cap, base * 2 ** max(0, attempt - 1))
-
-
-def _claim_for_scan(document_id) -> Document | None:
-    with transaction.atomic():
-        try:
-            document = _locked(document_id)
-        except Document.DoesNotExist:
-            return None
-        if document.state == State.SCANNING:
-            # Another worker may be on it; a scan older than the timeout was lost
-            # with its worker (late ack redelivered the task) and is taken over.
-            lease = timedelta(seconds=settings.CLAMD_TIMEOUT * 2)
-            if document.updated_at > timezone.now() - lease:
-                return None
-        elif document.state != State.QUARANTINED:
-            return None
-        document.state = State.SCANNING
-        document.scan_attempts += 1
-        document.save(update_fields=["state", "scan_attempts", "updated_at"])
-        return document
-
-
-def document_scan(*, document_id, scanner: scanning.Scanner | None = None) -> ScanOutcome:
-    """Scan a quarantined document and record the verdict. Idempotent: a document that
-    is not waiting for a scan is left alone. Runs in the tenant's schema."""
-    document = _claim_for_scan(document_id)
-    if document is None:
-        return ScanOutcome.SKIPPED
-    quarantine, documents = store.quarantine_storage(), store.documents_storage()
-    final_key = store.document_key(connection.schema_name, document.id)
-    if not store.exists(quarantine, document.quarantine_key):
-        if store.exists(documents, final_key):
-            # Scanned clean and moved by an earlier run that died before recording it.
-            return _record_clean(document.id, final_key)
-        return _record_scan_failure(
-            document.id, scanning.ScanResult.unavailable("quarantined file is missing")
-        )
-    scanner = scanner or scanning.get_scanner()
-    started = time.monotonic()
-    try:
-        with store.open_stream(quarantine, document.quarantine_key) as stream:
-            result = scanner.scan(stream)
-    except OSError as exc:  # storage unreachable: same as scanner down, try again later
-        result = scanning.ScanResult.unavailable(f"quarantine storage: {exc}")
-    scan_s = time.monotonic() - started
-    log.info(
-        "scanned document %s: %s, %d bytes in %.3fs (%.1f MB/s)",
-        document.id,
-        result.verdict,
-        document.size,
-        scan_s,
-        document.size / 1048576 / max(scan_s, 1e-6),
-    )
-    if result.is_clean:
-        started = time.monotonic()
-        store.move(quarantine, document.quarantine_key, documents, final_key)
-        log.info("stored document %s in %.3fs", document.id, time.monotonic() - started)
-        return _record_clean(document.id, final_key)
-    if result.retryable:
-        return _record_scan_failure(document.id, result)
-    return _record_blocked(document.id, result)
-
-
-def _record_clean(document_id, final_key: str) -> ScanOutcome:
-    with transaction.atomic():
-        document = _locked(document_id)
-        document.state = State.AVAILABLE
-        document.storage_key = final_key
-        document.quarantine_key = ""
-        document.last_scan_error = ""
-        document.scanned_at = timezone.now()
-        document.save()
-        audit.record(
-            "document.scanned_clean",
-            target=document,
-            changes={"state": {"before": State.SCANNING, "after": State.AVAILABLE}},
-        )
-    return ScanOutcome.AVAILABLE
-
-
-def _record_blocked(document_id, result: scanning.ScanResult) -> ScanOutcome:
-    quarantine = store.quarantine_storage()
-    with transaction.atomic():
-        document = _locked(document_id)
-        key = document.quarantine_key
-        document.state = State.BLOCKED
-        document.signature = (result.signature or result.detail or "scan error")[:255]
-        document.quarantine_key = ""
-        document.scanned_at = timezone.now()
-        document.save()
-        audit.record(
-            "document.blocked",
-            target=document,
-            changes={
-                "state": {"before": State.SCANNING, "after": State.BLOCKED},
-                "signature": document.signature,
-                "sha256": document.sha256,
-            },
-        )
-        transaction.on_commit(lambda: _after_block(document_id))
-    # Infected bytes leave quarantine once the verdict is recorded.
-    store.delete(quarantine, key)
-    return ScanOutcome.BLOCKED
-
-
-def _after_block(document_id) -> None:
-    from .notifications import email_admins_about_blocked
-
-    try:
-        email_admins_about_blocked(Document.objects.get(pk=document_id))
-    except Exception:  # the block stands even if the email fails; it is on the page
-        log.exception("could not email admins about blocked document %s", document_id)
-
-
-def _record_scan_failure(document_id, result: scanning.ScanResult) -> ScanOutcome:
-    with transaction.atomic():
-        document = _locked(document_id)
-        document.state = State.QUARANTINED
-        document.last_scan_error = result.detail[:255]
-        document.save(update_fields=["state", "last_scan_error", "updated_at"])
-    log.warning("scan of %s postponed: %s", document_id, result.detail)
-    return ScanOutcome.RETRY
-
-
-def documents_requeue_stale(*, older_than: timedelta | None = None) -> int:
-    """Queue the scan again for documents left waiting (lost task, long outage)."""
-    age = older_than or timedelta(seconds=settings.UPLOADS_STALE_QUARANTINE_SECONDS)
-    cutoff = timezone.now() - age
-    stale = Document.objects.filter(
-        state__in=[State.QUARANTINED, State.SCANNING], updated_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    schema = connection.schema_name
-    count = 0
-    for document_id in stale:
-        _queue_scan(schema, document_id)
-        count += 1
-    return count
-
-
 # --- everyday changes -----------------------------------------------------------
 
 
-def _locked_for_change(actor: User, document_id, refusal: str) -> Document:
+def _locked_for_change(actor: Principal, document_id, refusal: str) -> Document:
     """The live document, locked, if ``actor`` may change it (call inside a transaction)."""
     document = _locked(document_id)
     if document.state == State.DELETED:
@@ -302,9 +157,10 @@ def _locked_for_change(actor: User, document_id, refusal: str) -> Document:
     return document
 
 
-def document_rename(*, actor: User, document_id, name: str) -> Document:
+@write_service
+def document_rename(*, actor: Principal, document_id, name: str) -> Document:
     """Give a document a new (sanitised) name."""
-    _require_writer(actor)
+    require_writer(actor)
     with transaction.atomic():
         document = _locked_for_change(
             actor, document_id, _("Only the uploader or an admin can rename this document.")
@@ -317,15 +173,17 @@ def document_rename(*, actor: User, document_id, name: str) -> Document:
         document.save(update_fields=["name", "updated_at"])
         audit.record(
             "document.renamed",
+            actor=actor,
             target=document,
             changes={"name": {"before": before, "after": new_name}},
         )
     return document
 
 
-def document_delete(*, actor: User, document_id) -> Document:
+@write_service
+def document_delete(*, actor: Principal, document_id) -> Document:
     """Soft delete: hidden at once, restorable by admins for UPLOADS_RESTORE_DAYS."""
-    _require_writer(actor)
+    user = require_writer(actor)
     with transaction.atomic():
         document = _locked_for_change(
             actor, document_id, _("Only the uploader or an admin can delete this document.")
@@ -334,20 +192,22 @@ def document_delete(*, actor: User, document_id) -> Document:
         document.state_before_delete = State.QUARANTINED if document.is_waiting else before
         document.state = State.DELETED
         document.deleted_at = timezone.now()
-        document.deleted_by = actor
+        document.deleted_by = user
         document.save()
         audit.record(
             "document.deleted",
+            actor=actor,
             target=document,
             changes={"state": {"before": before, "after": State.DELETED}},
         )
     return document
 
 
-def document_restore(*, actor: User, document_id) -> Document:
+@write_service
+def document_restore(*, actor: Principal, document_id) -> Document:
     """Bring back a soft-deleted document within the restore window (owners, admins)."""
-    _require_writer(actor)
-    if not is_workspace_admin(actor):
+    require_writer(actor)
+    if not can_restore(actor):
         raise PermissionDenied(_("Only owners and admins can restore deleted documents."))
     with transaction.atomic():
         document = _locked(document_id)
@@ -361,16 +221,18 @@ def document_restore(*, actor: User, document_id) -> Document:
         document.save()
         audit.record(
             "document.restored",
+            actor=actor,
             target=document,
             changes={"state": {"before": State.DELETED, "after": restored}},
         )
         if restored == State.QUARANTINED:
-            schema = connection.schema_name
+            schema = current_workspace().schema_name
             transaction.on_commit(lambda: _queue_scan(schema, document.id))
     return document
 
 
-def document_purge(*, document_id) -> None:
+@write_service
+def document_purge(*, actor: Principal, document_id) -> None:
     """Remove a deleted document for good: its bytes, then its row (the audit log keeps
     the trail). Called by the periodic purge once the restore window has passed."""
     with transaction.atomic():
@@ -383,6 +245,7 @@ def document_purge(*, document_id) -> None:
         ]
         audit.record(
             "document.purged",
+            actor=actor,
             target=document,
             changes={"deleted_at": document.deleted_at.isoformat() if document.deleted_at else ""},
         )
@@ -392,12 +255,14 @@ def document_purge(*, document_id) -> None:
             store.delete(storage, key)
 
 
-def documents_purge_expired(*, now: datetime | None = None) -> int:
+@write_service
+def documents_purge_expired(*, actor: Principal, now: datetime | None = None) -> int:
+    """Purge every document deleted longer ago than ``UPLOADS_RESTORE_DAYS``."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.UPLOADS_RESTORE_DAYS)
     expired = Document.objects.filter(state=State.DELETED, deleted_at__lt=cutoff)
     count = 0
     for document_id in expired.values_list("pk", flat=True):
-        document_purge(document_id=document_id)
+        document_purge(actor=actor, document_id=document_id)
         count += 1
     return count
 
@@ -425,9 +290,9 @@ def download_url_expiry(now: datetime, ttl_seconds: int | None = None) -> tuple[
     return ttl, now + timedelta(seconds=ttl)
 
 
-def document_download(*, actor: User, document_id, inline: bool = False) -> DownloadTicket:
+def document_download(*, actor: Principal, document_id, inline: bool = False) -> DownloadTicket:
     """Permission first; then only a document scanned clean, and audited."""
-    _require_member(actor)
+    require_member(actor)
     with transaction.atomic():
         document = Document.objects.get(pk=document_id)
         if document.state != State.AVAILABLE or not document.storage_key:
@@ -447,6 +312,7 @@ def document_download(*, actor: User, document_id, inline: bool = False) -> Down
             )
         audit.record(
             "document.downloaded",
+            actor=actor,
             target=document,
             changes={"inline": as_inline, "via": "presigned_url" if url else "stream"},
         )

@@ -43,19 +43,29 @@ def save_stream(storage: Storage, key: str, stream: BinaryIO) -> None:
     """Store ``stream`` at exactly ``key`` (keys are ours and unique), in chunks."""
     stream.seek(0)
     if is_s3(storage):
-        obj = storage.bucket.Object(storage._normalize_name(key))
         path = getattr(stream, "temporary_file_path", None)
         if path:
-            # From a path, s3transfer reads each part from disk when it sends it; from a
-            # file object it may read many parts ahead into memory.
-            obj.upload_file(path(), Config=storage.transfer_config)
-        else:
-            obj.upload_fileobj(stream, Config=storage.transfer_config)
+            save_path(storage, key, path())
+            return
+        obj = storage.bucket.Object(storage._normalize_name(key))
+        obj.upload_fileobj(stream, Config=storage.transfer_config)
         return
     saved = storage.save(key, File(stream))
     if saved != key:  # FileSystemStorage renames on collision; ours never collide
         storage.delete(saved)
         raise FileExistsError(key)
+
+
+def save_path(storage: Storage, key: str, path: str) -> None:
+    """Store the local file at ``path`` at exactly ``key``, in chunks (never whole in memory)."""
+    if is_s3(storage):
+        # From a path, s3transfer reads each part from disk when it sends it; from a
+        # file object it may read many parts ahead into memory.
+        obj = storage.bucket.Object(storage._normalize_name(key))
+        obj.upload_file(path, Config=storage.transfer_config)
+        return
+    with open(path, "rb") as stream:
+        save_stream(storage, key, stream)
 
 
 def open_stream(storage: Storage, key: str) -> BinaryIO:

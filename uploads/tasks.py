@@ -1,6 +1,6 @@
 """Background work of the documents module. Each task that works inside a tenant
-carries the schema name and runs inside it, as the system actor (bound for every
-task by ``audit.celery_context``). Tasks are
+carries the schema name and runs inside it, as the system (``core.principal.SYSTEM``).
+Tasks are
 idempotent and acknowledged late: a worker killed mid-scan leaves the message to be
 delivered again, and the document still in quarantine."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django_tenants.utils import schema_context
 
+from core.principal import SYSTEM
 from tenants.selectors import schemas_holding_data
 
 from . import services
@@ -23,7 +24,7 @@ from . import services
 )
 def scan_document(self, schema_name: str, document_id: str) -> str:
     with schema_context(schema_name):
-        outcome = services.document_scan(document_id=document_id)
+        outcome = services.document_scan(actor=SYSTEM, document_id=document_id)
     if outcome is services.ScanOutcome.RETRY:
         if self.request.is_eager:
             # Eager mode (tests, no worker) has no broker to hold a delayed retry, and
@@ -39,7 +40,7 @@ def purge_deleted_documents() -> int:
     total = 0
     for schema in schemas_holding_data():
         with schema_context(schema):
-            total += services.documents_purge_expired()
+            total += services.documents_purge_expired(actor=SYSTEM)
     return total
 
 
@@ -49,5 +50,5 @@ def sweep_stale_quarantine() -> int:
     total = 0
     for schema in schemas_holding_data():
         with schema_context(schema):
-            total += services.documents_requeue_stale()
+            total += services.documents_requeue_stale(actor=SYSTEM)
     return total

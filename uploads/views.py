@@ -21,11 +21,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import permissions
+from accounts.selectors import can_write, is_workspace_admin
+from core.decorators import role_required
+from tenants.selectors import current_tenant
 
 from . import selectors, services
 from .handlers import QuarantineUploadHandler
 from .models import Document
+from .permissions import can_manage
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -43,15 +46,15 @@ def _get_or_404(call, **kwargs):
 @login_required
 @require_GET
 def document_list(request: HttpRequest) -> HttpResponse:
-    limits = selectors.upload_limits(tenant=request.tenant)
-    is_admin = permissions.is_workspace_admin(request.user)
+    limits = selectors.upload_limits(tenant=current_tenant())
+    is_admin = is_workspace_admin(request.principal)
     documents = list(selectors.visible_documents())
     for document in documents:
-        document.can_manage = services.can_manage(request.user, document)
+        document.can_manage = can_manage(request.principal, document)
     context = {
         "documents": documents,
         "limits": limits,
-        "can_upload": permissions.can_write(request.user),
+        "can_upload": can_write(request.principal),
         "blocked": list(selectors.blocked_documents()[:20]) if is_admin else [],
         "deleted": list(selectors.recently_deleted()) if is_admin else [],
         "restore_days": settings.UPLOADS_RESTORE_DAYS,
@@ -97,9 +100,9 @@ def _declared_too_large(request: HttpRequest, limits: selectors.UploadLimits) ->
 @csrf_exempt  # the handler must be installed before the body is read; CSRF checked below
 @login_required
 @require_POST
-@permissions.role_required(permissions.can_write)  # before a byte is spooled; service re-checks
+@role_required(can_write)  # before a byte is spooled; service re-checks
 def document_upload(request: HttpRequest) -> HttpResponse:
-    limits = selectors.upload_limits(tenant=request.tenant)
+    limits = selectors.upload_limits(tenant=current_tenant())
     too_large = _declared_too_large(request, limits)
     if too_large:
         return _refuse(request, too_large, 413)
@@ -127,7 +130,12 @@ def _upload(request: HttpRequest) -> HttpResponse:
             try:
                 created.append(
                     services.document_upload(
-                        actor=request.user, tenant=request.tenant, upload=upload
+                        actor=request.principal,
+                        name=upload.name,
+                        path=upload.temporary_file_path(),
+                        size=upload.size,
+                        sha256=upload.sha256,
+                        client_content_type=upload.content_type or "",
                     )
                 )
             except services.UploadRejected as exc:
@@ -163,7 +171,7 @@ def document_download(request: HttpRequest, document_id) -> HttpResponse:
     try:
         ticket = _get_or_404(
             services.document_download,
-            actor=request.user,
+            actor=request.principal,
             document_id=document_id,
             inline=request.GET.get("inline") == "1",
         )
@@ -192,7 +200,7 @@ def document_rename(request: HttpRequest, document_id) -> HttpResponse:
         messages.error(request, _("A document needs a name."))
         return redirect("uploads:list")
     document = _get_or_404(
-        services.document_rename, actor=request.user, document_id=document_id, name=name
+        services.document_rename, actor=request.principal, document_id=document_id, name=name
     )
     messages.success(request, _("Renamed to “%(name)s”.") % {"name": document.name})
     return redirect("uploads:list")
@@ -201,7 +209,9 @@ def document_rename(request: HttpRequest, document_id) -> HttpResponse:
 @login_required
 @require_POST
 def document_delete(request: HttpRequest, document_id) -> HttpResponse:
-    document = _get_or_404(services.document_delete, actor=request.user, document_id=document_id)
+    document = _get_or_404(
+        services.document_delete, actor=request.principal, document_id=document_id
+    )
     messages.success(
         request,
         ngettext(
@@ -217,7 +227,9 @@ def document_delete(request: HttpRequest, document_id) -> HttpResponse:
 @login_required
 @require_POST
 def document_restore(request: HttpRequest, document_id) -> HttpResponse:
-    document = _get_or_404(services.document_restore, actor=request.user, document_id=document_id)
+    document = _get_or_404(
+        services.document_restore, actor=request.principal, document_id=document_id
+    )
     messages.success(request, _("Restored “%(name)s”.") % {"name": document.name})
     return redirect("uploads:list")
 

@@ -14,4 +14,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import auth  # noqa: F401 - connects the signal receivers
+        from . import audit_actions, auth  # noqa: F401 - declares actions, connects receivers

@@ -6,6 +6,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from core.principal import ANONYMOUS
+
 
 def axes_username(request: HttpRequest, credentials: dict | None) -> str:
     """The sign-in name as stored: emails are lowercase, so "Ann@X" and "ann@x" count as one."""
@@ -19,9 +21,9 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str:
 def _track_session(sender, request, user, **kwargs) -> None:
     if request is None or not hasattr(request, "session"):
         return
-    from .services import session_track
+    from .session_tracking import track_session
 
-    session_track(user=user, request=request)
+    track_session(request, user)
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.forget_session")
@@ -30,11 +32,11 @@ def _forget_session(sender, request, user, **kwargs) -> None:
         return
     from .services import session_forget
 
-    session_forget(session_key=request.session.session_key)
+    session_forget(actor=user or ANONYMOUS, session_key=request.session.session_key)
 
 
 @receiver(user_locked_out, dispatch_uid="accounts.audit_lockout")
 def _audit_lockout(sender, request, username, ip_address, **kwargs) -> None:
     from .services import lockout_record
 
-    lockout_record(username=username, ip=ip_address)
+    lockout_record(actor=ANONYMOUS, username=username, ip=ip_address)

@@ -10,23 +10,38 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.principal import ANONYMOUS
+from core.workspace import current as current_workspace
+
 from . import selectors
-from .services import session_track
-from .services.sessions import session_needs_refresh
+from .session_tracking import track_if_stale
 
 
 def _tenant_user(request: HttpRequest):
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or connection.schema_name == "public":
+    if user is None or not user.is_authenticated or current_workspace().is_public:
         return None
     return user
+
+
+class PrincipalMiddleware:
+    """``request.principal``: who acts in this request, the ``actor`` every view passes to
+    services (the signed-in user, else a visitor). After ``AuthenticationMiddleware``;
+    a support session or an API authentication replaces it with their own principal."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        request.principal = user if user is not None and user.is_authenticated else ANONYMOUS
+        return self.get_response(request)
 
 
 class UserPreferencesMiddleware:
@@ -61,8 +76,8 @@ class SessionTrackingMiddleware:
         response = self.get_response(request)
         user = _tenant_user(request)
         tracked = user is not None and response.status_code < 500 and request.session.session_key
-        if tracked and session_needs_refresh(request):  # one write a minute at most
-            session_track(user=user, request=request)
+        if tracked:  # one write a minute at most
+            track_if_stale(request, user)
         return response
 
 

@@ -13,6 +13,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.principal import Actor, user_actor
+from core.workspace import current as current_workspace
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -67,6 +70,20 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    # A user is a principal (``core.principal``) acting as themself.
+    read_only = False
+    audit_impersonator = None
+
+    @property
+    def acting_user(self) -> "User":
+        return self
+
+    @property
+    def audit_actor(self) -> Actor:
+        # Vendor staff are the staff users of the public schema; the rest are a workspace's.
+        vendor = self.is_staff and current_workspace().is_public
+        return user_actor(self, "vendor" if vendor else "user")
 
 
 class InvitationQuerySet(models.QuerySet):

@@ -1,33 +1,58 @@
 """Who may do what in a workspace. Services call these (and raise ``PermissionDenied``);
 views use ``role_required`` so that a forbidden page is refused before any work.
 
+Every predicate takes a principal (``core.principal``): a ``User`` is one, a support
+session or an app acts with its user's role.
+
 - owner: everything, including owners and billing.
 - admin: manages staff (not owners) and workspace policies.
 - member: works in the workspace.
 - read-only: sees, changes nothing in shared data (still manages their own account).
 """
 
-from collections.abc import Callable
-from functools import wraps
-
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from core.principal import WORKSPACE_ADMIN_ROLES, Principal
+from core.principal import is_workspace_admin as _is_admin
 
 from .models import User
 
 Role = User.Role
 
-STAFF_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+STAFF_MANAGERS = WORKSPACE_ADMIN_ROLES
+assert {Role.OWNER, Role.ADMIN} == set(STAFF_MANAGERS)
 
 
-def _active(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
+def _user(actor) -> User | None:
+    user = getattr(actor, "acting_user", None)
+    return user if user is not None and user.is_authenticated and user.is_active else None
 
 
-def is_workspace_admin(user) -> bool:
+def _active(actor) -> bool:
+    return _user(actor) is not None
+
+
+def acting_user(actor: Principal) -> User:
+    """The workspace user ``actor`` acts as; ``PermissionDenied`` when it is none."""
+    user = _user(actor)
+    if user is None:
+        raise PermissionDenied
+    return user
+
+
+def credential_owner(actor: Principal) -> User:
+    """The user whose own credentials (password, email, second factor) ``actor`` may change:
+    only the person, never someone acting for them (support session, app)."""
+    user = acting_user(actor)
+    if actor.audit_impersonator is not None:
+        raise PermissionDenied(_("Only the account's owner can change its credentials."))
+    return user
+
+
+def is_workspace_admin(actor) -> bool:
     """An active owner or admin: reads the audit log, restores documents, is alerted."""
-    return _active(user) and user.role in STAFF_MANAGERS
+    return _is_admin(actor)
 
 
 def can_manage_staff(user) -> bool:
@@ -35,14 +60,16 @@ def can_manage_staff(user) -> bool:
     return is_workspace_admin(user)
 
 
-def can_manage_owners(user) -> bool:
+def can_manage_owners(actor) -> bool:
     """Make, demote or deactivate owners; manage billing."""
-    return _active(user) and user.role == Role.OWNER
+    user = _user(actor)
+    return user is not None and user.role == Role.OWNER
 
 
-def can_write(user) -> bool:
+def can_write(actor) -> bool:
     """Change shared workspace data (documents...): everyone but read-only users."""
-    return _active(user) and user.role != Role.READONLY
+    user = _user(actor)
+    return user is not None and user.role != Role.READONLY and not actor.read_only
 
 
 def can_act_on(actor, target: User) -> bool:
@@ -63,22 +90,3 @@ def require(allowed: bool) -> None:
     """Raise ``PermissionDenied`` unless ``allowed``: the services' one-line guard."""
     if not allowed:
         raise PermissionDenied
-
-
-def role_required(
-    check: Callable[[object], bool],
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """View decorator: anonymous users go to sign-in, others need ``check(user)``."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not check(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from audit.middleware import client_ip
+from core.middleware import client_ip
 
 
 def _key(scope: str, request: HttpRequest) -> str:

@@ -1,4 +1,6 @@
-"""Read functions for accounts: staff lists, seats, sessions, lockouts, policy."""
+"""Read functions for accounts: staff lists, seats, sessions, lockouts, policy; and who
+may do what (``accounts.permissions``' predicates, re-exported here as the face other
+packages use)."""
 
 import functools
 import zoneinfo
@@ -9,6 +11,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_otp import user_has_device
@@ -18,6 +21,12 @@ from billing.selectors import plan_for
 from tenants.selectors import current_tenant
 
 from .models import Invitation, User, UserSession, WorkspacePolicy
+from .permissions import (  # noqa: F401 - the public face of the permission predicates
+    STAFF_MANAGERS,
+    acting_user,
+    can_write,
+    is_workspace_admin,
+)
 
 POLICY_CACHE_KEY = "accounts:workspace-policy"
 
@@ -115,3 +124,31 @@ def workspace_policy() -> WorkspacePolicy:
         policy = WorkspacePolicy.objects.filter(pk=1).first() or WorkspacePolicy(pk=1)
         cache.set(POLICY_CACHE_KEY, policy, timeout=300)
     return policy
+
+
+def schemas_with_active_account(email: str, schema_names: list[str]) -> set[str]:
+    """Which of ``schema_names`` (workspaces) have an active account for ``email``.
+
+    One UNION ALL query per batch of schemas rather than one query per workspace
+    ("find my workspace" on the public site, where no schema is selected).
+    """
+    email = email.strip().lower()
+    quote = connection.ops.quote_name
+    table = quote(User._meta.db_table)
+    found: set[str] = set()
+    names = sorted(schema_names)
+    batch = 200
+    for start in range(0, len(names), batch):
+        part = names[start : start + batch]
+        sql = " UNION ALL ".join(
+            f"SELECT %s FROM {quote(name)}.{table} "  # noqa: S608 - quoted identifiers
+            "WHERE email = %s AND is_active"
+            for name in part
+        )
+        params: list[str] = []
+        for name in part:
+            params += [name, email]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found.update(row[0] for row in cursor.fetchall())
+    return found

@@ -10,7 +10,8 @@ import hashlib
 import secrets
 
 from django.core import signing
-from django.db import connection
+
+from core.workspace import current as current_workspace
 
 INVITATION_SALT = "atrium.accounts.invitation"
 EMAIL_CHANGE_SALT = "atrium.accounts.email-change"
@@ -18,7 +19,9 @@ EMAIL_CHANGE_SALT = "atrium.accounts.email-change"
 
 def dumps(payload: dict, *, salt: str, schema_name: str | None = None) -> str:
     """``payload`` signed for ``schema_name`` (the current schema by default)."""
-    return signing.dumps({**payload, "s": schema_name or connection.schema_name}, salt=salt)
+    return signing.dumps(
+        {**payload, "s": schema_name or current_workspace().schema_name}, salt=salt
+    )
 
 
 def loads(token: str, *, salt: str, max_age: int | None = None) -> dict | None:
@@ -28,7 +31,7 @@ def loads(token: str, *, salt: str, max_age: int | None = None) -> dict | None:
         data = signing.loads(token, salt=salt, max_age=max_age)
     except signing.BadSignature:  # SignatureExpired is a subclass
         return None
-    if not isinstance(data, dict) or data.get("s") != connection.schema_name:
+    if not isinstance(data, dict) or data.get("s") != current_workspace().schema_name:
         return None
     return data
 

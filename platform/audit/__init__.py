@@ -1,9 +1,15 @@
 """Audit log: append-only, tamper-evident, one hash chain per tenant and one for the platform.
 
+A leaf of the layering: it knows nothing of tenants or accounts (``core`` only).
+
 Public face:
 
-- ``audit.record(action, target=..., changes=...)``: write one event inside the
-  caller's transaction (services call it; nothing else writes events).
-- ``audit.context``: the request/task context (actor, impersonator, ip, user
-  agent, request id) gathered once by middleware and by the Celery task wrapper.
+- ``audit.services``: ``record(action, *, actor, target=..., changes=..., tenant=...)``
+  writes one event inside the caller's transaction (services call it; nothing else
+  writes events); the chain maintenance (``seal_chain``, ``checkpoint_chain``,
+  ``verify_chain(s)``, ``retention_apply``) and ``retention_set``, ``export_recorded``,
+  ``db_roles_separate``.
+- ``audit.selectors``: reading a log (permission-checked), filters, pages, exports.
+- ``audit.registry``: ``declare`` an action (each package in its ``audit_actions.py``),
+  and the sentences, groups and filter words of the declared actions.
 """

@@ -7,7 +7,6 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit log")
 
     def ready(self) -> None:
-        from . import celery_context, signals
+        from . import audit_actions, signals  # noqa: F401 - declares the actions
 
         signals.connect()
-        celery_context.connect()

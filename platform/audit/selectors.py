@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.permissions import is_workspace_admin
+from core.principal import is_vendor_staff, is_workspace_admin
+from core.workspace import current as current_workspace
 
 from .models import AuditEvent
 
@@ -68,15 +68,11 @@ def _day_start(day: date) -> datetime:
 
 def _is_vendor_staff(user) -> bool:
     # Vendor staff read from the public site, never from inside a workspace.
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and getattr(user, "is_staff", False)
-        and connection.schema_name == "public"
-    )
+    return current_workspace().is_public and is_vendor_staff(user)
 
 
 def _check_admin_reader(*, tenant, user) -> None:
-    if connection.schema_name != tenant.schema_name:
+    if current_workspace().schema_name != tenant.schema_name:
         raise PermissionDenied(_("This log belongs to another workspace."))
     if not is_workspace_admin(user):
         raise PermissionDenied(_("Only workspace owners and admins can read the audit log."))
@@ -115,9 +111,10 @@ def vendor_event_detail(*, chain: str, user, event_id: int) -> AuditEvent:
 
 def my_events(*, tenant, user, filters: EventFilter | None = None):
     """Events about ``user`` in ``tenant``: what they did and what was done to their account."""
-    if connection.schema_name != tenant.schema_name or not user.is_authenticated:
+    me = getattr(user, "acting_user", None)
+    if current_workspace().schema_name != tenant.schema_name or me is None:
         raise PermissionDenied
-    pk = str(user.pk)
+    pk = str(me.pk)
     return _newest_first(tenant.schema_name, filters).filter(
         Q(actor_type=AuditEvent.ActorType.USER, actor_id=pk)
         | Q(target_type="accounts.user", target_id=pk)

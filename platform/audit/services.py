@@ -1,8 +1,8 @@
 """The audit log's write API. ``record`` is the one way any module writes to the log.
 
 Also here: the chain maintenance that commands and tasks call (``seal_chain``,
-``checkpoint_chain``, ``verify_chain``, ``apply_retention``) and the per-tenant
-retention override (``retention_set``).
+``checkpoint_chain``, ``verify_chain`` which seals before it walks,
+``retention_apply``) and the per-tenant retention override (``retention_set``).
 """
 
 import json
@@ -18,32 +18,36 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .chain import (
-    RetentionResult,
-    VerifyResult,
-    apply_retention,
-    checkpoint_chain,
-    known_chains,
-    seal_chain,
-    verify_chain,
-)
-from .context import SYSTEM, bind, clean_ip, current
+from core.context import clean_ip, current
+from core.principal import Principal, write_service
+from core.queue import task
+from core.workspace import current as current_workspace
+
+from . import registry
+from .checkpoints import checkpoint_chain
 from .hashing import EVENT_CONTENT_COLUMNS
 from .masking import mask_changes
 from .models import AuditEvent, AuditRetention
+from .retention import RetentionResult, retention_apply_chain
+from .sealing import known_chains, seal_chain
+from .verification import ChainsReport, VerifyResult, verify_chain, verify_chains
 
 __all__ = [
+    "ChainsReport",
     "RetentionResult",
     "VerifyResult",
-    "apply_retention",
     "checkpoint_chain",
+    "db_roles_separate",
     "export_recorded",
     "known_chains",
     "record",
+    "retention_apply",
+    "retention_apply_chain",
     "retention_days",
     "retention_set",
     "seal_chain",
     "verify_chain",
+    "verify_chains",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,11 +75,10 @@ def _describe(target: Target) -> tuple[str, str, str]:
 
 
 def _current_chain() -> tuple[str, int | None]:
-    tenant = getattr(connection, "tenant", None)
-    schema = getattr(tenant, "schema_name", "public")
-    if schema == "public":
+    workspace = current_workspace()
+    if workspace.is_public:
         return "", None
-    return schema, getattr(tenant, "pk", None)
+    return workspace.schema_name, workspace.tenant_id
 
 
 _INSERT_SQL = (  # a constant: column names from EVENT_CONTENT_COLUMNS, values bound
@@ -96,13 +99,17 @@ def _changes_text(changes: dict | None) -> str:
 def record(
     action: str,
     *,
+    actor: Principal,
     target: Target = None,
     changes: dict | None = None,
     tenant=None,
 ) -> AuditEvent:
     """Write one event in the caller's transaction: it commits or rolls back with the change.
 
-    ``action`` is a dotted verb (``staff.invited``). ``target`` is a model
+    ``action`` is a declared action (``audit.registry``; an undeclared one raises
+    ``UndeclaredAction``). ``actor`` is the service's principal: the event's actor
+    and impersonator come from it; ip, user agent and request id from
+    ``core.context``. ``target`` is a model
     instance or a ``(type, id, display)`` tuple. ``changes`` maps field names to
     values or to ``{"before": ..., "after": ...}``; secret-looking keys are
     masked. ``tenant`` picks the tenant's chain; by default the tenant of the
@@ -111,20 +118,22 @@ def record(
     Costs exactly one INSERT. The event is linked into its chain after commit
     (``seal_chain``), so concurrent writers of one tenant never wait on each other.
     """
+    registry.get(action)  # refuses an undeclared action
     ctx = current()
     if tenant is not None:
         chain, tenant_id = tenant.schema_name, tenant.pk
     else:
         chain, tenant_id = _current_chain()
     target_type, target_id, target_display = _describe(target)
-    impersonator = ctx.impersonator
+    who = actor.audit_actor
+    impersonator = actor.audit_impersonator
     fields = {  # in EVENT_CONTENT_COLUMNS order
         "chain": chain,
         "occurred_at": timezone.now(),
         "tenant_id": tenant_id,
-        "actor_type": _text(ctx.actor.type, 16),
-        "actor_id": _text(ctx.actor.id, 64),
-        "actor_display": _text(ctx.actor.display, 255),
+        "actor_type": _text(who.type, 16),
+        "actor_id": _text(who.id, 64),
+        "actor_display": _text(who.display, 255),
         "impersonator_id": _text(impersonator.id, 64) if impersonator else "",
         "impersonator_display": _text(impersonator.display, 255) if impersonator else "",
         "action": _text(action, 100),
@@ -150,7 +159,7 @@ def record(
     return AuditEvent(id=event_id, content_hash=digest, **fields)
 
 
-def export_recorded(*, fmt: str, filters: Any = None, tenant=None) -> AuditEvent:
+def export_recorded(*, actor: Principal, fmt: str, filters: Any = None, tenant=None) -> AuditEvent:
     """Record ``audit.exported``: reading a log out is itself an event of that log.
 
     ``tenant`` is the tenant whose log was read (default: the current schema's);
@@ -160,7 +169,9 @@ def export_recorded(*, fmt: str, filters: Any = None, tenant=None) -> AuditEvent
     """
     criteria = {k: str(v) for k, v in vars(filters).items() if v} if filters else {}
     with transaction.atomic():
-        return record("audit.exported", tenant=tenant, changes={"format": fmt, **criteria})
+        return record(
+            "audit.exported", actor=actor, tenant=tenant, changes={"format": fmt, **criteria}
+        )
 
 
 # --- sealing after commit ------------------------------------------------------
@@ -183,16 +194,42 @@ def _claim_seal(chain: str) -> bool:
 
 
 def _queue_seal(chain: str) -> None:
-    from .tasks import seal_chain_task
-
     try:
         if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
             seal_chain(chain=chain)
         else:
             interval = getattr(settings, "AUDIT_SEAL_INTERVAL", 1.0)
-            seal_chain_task.apply_async(args=(chain,), countdown=interval)
+            task("audit.tasks.seal_chain_task").apply_async(args=(chain,), countdown=interval)
     except Exception:  # the change is committed; the periodic sweep seals later
         logger.exception("could not seal audit chain %r", chain)
+
+
+# --- database roles ----------------------------------------------------------------
+
+
+@write_service
+def db_roles_separate(
+    *, actor: Principal, owner: str, app: str, retention: str | None = None
+) -> list[str]:
+    """Give the audit tables to ``owner``; ``app`` keeps SELECT and INSERT (``audit.roles``).
+
+    Runs the statements and records ``audit.db_roles_changed`` in the platform's
+    chain, in one transaction: changing who may bypass the log is itself logged.
+    """
+    from .roles import role_separation_sql
+
+    statements = role_separation_sql(owner=owner, app=app, retention=retention)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        record(
+            "audit.db_roles_changed",
+            actor=actor,
+            target=("audit.roles", owner, owner),
+            changes={"owner": owner, "app": app, "retention": retention or ""},
+        )
+    return statements
 
 
 # --- retention override ----------------------------------------------------------
@@ -204,25 +241,28 @@ def retention_days(*, chain: str) -> int:
     return override or settings.AUDIT_RETENTION_DAYS
 
 
-def apply_retention_to(
-    chains: list[str], *, dry_run: bool = False
+def retention_apply(
+    *, chains: list[str], dry_run: bool = False
 ) -> list[tuple[int, RetentionResult]]:
-    """Apply each chain's retention period (``retention_days``), as the system.
+    """Apply each chain's retention period (``retention_days``): the system's job.
 
     Returns ``(days, result)`` per chain; a chain that does not verify is
     refused (``result.refused``) and keeps every event.
     """
-    with bind(actor=SYSTEM):
-        return [
-            (days, apply_retention(chain=chain, days=days, dry_run=dry_run))
-            for chain, days in ((chain, retention_days(chain=chain)) for chain in chains)
-        ]
+    return [
+        (days, retention_apply_chain(chain=chain, days=days, dry_run=dry_run))
+        for chain, days in ((chain, retention_days(chain=chain)) for chain in chains)
+    ]
 
 
-def retention_set(*, tenant, days: int, acting_user=None) -> AuditRetention:
-    """Set how long ``tenant``'s events are kept. Vendor staff only: the minimum
-    retention is a compliance promise, so a tenant cannot shorten it itself."""
-    if acting_user is not None and not getattr(acting_user, "is_staff", False):
+_PLATFORM_ACTORS = frozenset({"system", "vendor"})
+
+
+@write_service
+def retention_set(*, actor: Principal, tenant, days: int) -> AuditRetention:
+    """Set how long ``tenant``'s events are kept. Vendor staff (or the system) only: the
+    minimum retention is a compliance promise, so a tenant cannot shorten it itself."""
+    if actor.audit_actor.type not in _PLATFORM_ACTORS:
         raise PermissionDenied(_("Only vendor staff may change the audit retention."))
     minimum = getattr(settings, "AUDIT_RETENTION_MIN_DAYS", 30)
     if days < minimum:
@@ -237,6 +277,7 @@ def retention_set(*, tenant, days: int, acting_user=None) -> AuditRetention:
         )
         record(
             "audit.retention_changed",
+            actor=actor,
             target=tenant,
             tenant=tenant,
             changes={"retention_days": {"before": before, "after": days}},

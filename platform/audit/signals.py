@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 
-from . import context
+from core.principal import ANONYMOUS
+
 from .services import record
 
 
@@ -18,16 +19,15 @@ def _user_target(user) -> tuple[str, str, str]:
 
 
 def _on_login(sender, request, user, **kwargs) -> None:
-    actor = context.actor_for_user(user)
-    with context.bind(actor=actor), transaction.atomic():
-        record("auth.login", target=_user_target(user))
+    with transaction.atomic():
+        record("auth.login", actor=user, target=_user_target(user))
 
 
 def _on_logout(sender, request, user, **kwargs) -> None:
     if user is None:
         return
-    with context.bind(actor=context.actor_for_user(user)), transaction.atomic():
-        record("auth.logout", target=_user_target(user))
+    with transaction.atomic():
+        record("auth.logout", actor=user, target=_user_target(user))
 
 
 def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
@@ -43,8 +43,8 @@ def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
     )
     # An unknown name is kept as typed (it may be a typo of a real one), never the password.
     target = ("accounts.user", "" if user_id is None else str(user_id), username)
-    with context.bind(actor=context.ANONYMOUS), transaction.atomic():
-        record("auth.login_failed", target=target, changes={"username": username})
+    with transaction.atomic():
+        record("auth.login_failed", actor=ANONYMOUS, target=target, changes={"username": username})
 
 
 def connect() -> None:

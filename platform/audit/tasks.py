@@ -4,8 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import chain as chains
-from .services import apply_retention_to
+from . import services as chains
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,9 @@ def verify_all() -> dict:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def apply_retention() -> int:
+def retention_apply_all() -> int:
     """Daily retention. A chain that does not verify is refused and logged at ERROR by
-    ``apply_retention``, never raised: the other chains still get their retention."""
-    return sum(result.removed for _days, result in apply_retention_to(chains.known_chains()))
+    ``retention_apply_chain``, never raised: the other chains still get their retention."""
+    return sum(
+        result.removed for _days, result in chains.retention_apply(chains=chains.known_chains())
+    )

@@ -7,6 +7,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from core.workspace import current as current_workspace
+from core.workspace import current_row
+
 from . import selectors
 from .forms import EventFilterForm
 from .services import export_recorded
@@ -31,7 +34,7 @@ def _query_without_before(request: HttpRequest) -> str:
 
 def _events_page(request: HttpRequest, template: str, select) -> HttpResponse:
     form = EventFilterForm(request.GET or None)
-    events = select(tenant=request.tenant, user=request.user, filters=form.to_filter())
+    events = select(tenant=current_workspace(), user=request.principal, filters=form.to_filter())
     rows, next_before = selectors.page(events, before=_before(request))
     return render(request, template, {
         "form": form, "events": rows, "next_before": next_before,
@@ -54,7 +57,9 @@ def my_activity(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = selectors.event_detail(tenant=request.tenant, user=request.user, event_id=event_id)
+    event = selectors.event_detail(
+        tenant=current_workspace(), user=request.principal, event_id=event_id
+    )
     return render(request, "audit/detail.html", {"event": event})
 
 
@@ -63,12 +68,14 @@ def detail(request: HttpRequest, event_id: int) -> HttpResponse:
 def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     form = EventFilterForm(request.GET or None)
     filters = form.to_filter()
-    events = selectors.tenant_events(tenant=request.tenant, user=request.user, filters=filters)
-    export_recorded(fmt=fmt, filters=filters)
+    workspace = current_workspace()
+    events = selectors.tenant_events(tenant=workspace, user=request.principal, filters=filters)
+    export_recorded(actor=request.principal, fmt=fmt, filters=filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     stream, content_type = _EXPORTS[fmt]
     response = StreamingHttpResponse(stream(events), content_type=content_type)
-    name = f"audit-{request.tenant.slug}-{stamp}.{fmt}"
+    row = current_row()
+    name = f"audit-{row.slug if row else workspace.schema_name}-{stamp}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from tenants import views
+from signup import views
 
-handler404 = "tenants.views.not_found"
+handler404 = "signup.views.not_found"
 
 urlpatterns = [
     path("", views.landing, name="landing"),

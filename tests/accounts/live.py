@@ -8,8 +8,9 @@ access unblocked for the duration of the test.
 
 from django_tenants.utils import schema_context
 
+from core.principal import SYSTEM
+from signup.services import tenant_provision
 from tenants.models import Tenant
-from tenants.services import provision_tenant
 from tests.conftest import PASSWORD
 
 
@@ -17,7 +18,8 @@ def committed_workspace(slug: str, name: str) -> Tenant:
     """A workspace created (once per test database) outside any test transaction."""
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
-        provision_tenant(
+        tenant_provision(
+            actor=SYSTEM,
             slug=slug, name=name, owner_email=f"owner@{slug}.test",
             owner_password=PASSWORD, owner_name=f"{name} Owner",
         )  # fmt: skip

@@ -13,8 +13,9 @@ import uuid
 from django.db import close_old_connections, connections, transaction
 
 import audit.services as audit
-from audit.chain import verify_chain
 from audit.models import AuditChainLink, AuditEvent
+from audit.services import verify_chain
+from core.principal import SYSTEM
 from tests.audit.conftest import FakeTenant
 
 WRITERS = 6
@@ -31,7 +32,9 @@ def test_concurrent_writers_do_not_serialise_and_the_chain_stays_valid(db, setti
         try:
             for round_no in range(ROUNDS):
                 with transaction.atomic():
-                    audit.record("thing.done", tenant=tenant, changes={"w": n, "r": round_no})
+                    audit.record(
+                        "thing.done", actor=SYSTEM, tenant=tenant, changes={"w": n, "r": round_no}
+                    )
                     barrier.wait()  # every writer is now inside an open transaction
         except BaseException as error:  # reported by the main thread
             errors.append(error)

@@ -11,13 +11,18 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 import audit.services as audit
-from audit.chain import apply_retention, checkpoint_chain, seal_chain, verify_chain
 from audit.hashing import content_digest_sql
 from audit.models import AuditChainLink, AuditCheckpoint, AuditEvent
+from audit.services import checkpoint_chain, seal_chain, verify_chain
+from audit.services import retention_apply_chain as apply_retention
+from core.principal import SYSTEM
 
 
 def _events(chain_tenant, n: int, prefix: str = "thing") -> list[AuditEvent]:
-    return [audit.record(f"{prefix}.done", tenant=chain_tenant, changes={"n": i}) for i in range(n)]
+    return [
+        audit.record(f"{prefix}.done", actor=SYSTEM, tenant=chain_tenant, changes={"n": i})
+        for i in range(n)
+    ]
 
 
 def _sql(sql: str, params=None):
@@ -151,7 +156,7 @@ def test_event_inserted_out_of_order_is_detected(lone_chain):
     chain = lone_chain.schema_name
     with transaction.atomic():
         sid = transaction.savepoint()
-        free_id = audit.record("placeholder", tenant=lone_chain).pk
+        free_id = audit.record("placeholder.made", actor=SYSTEM, tenant=lone_chain).pk
         transaction.savepoint_rollback(sid)
     _events(lone_chain, 3)
     seal_chain(chain=chain)
@@ -174,7 +179,7 @@ def test_forged_link_in_the_middle_is_detected(lone_chain):
     events = _events(lone_chain, 3)
     seal_chain(chain=chain)
     # Re-point link 2 at a new forged event: its hash no longer matches.
-    forged = audit.record("forged.event", tenant=lone_chain)
+    forged = audit.record("forged.event", actor=SYSTEM, tenant=lone_chain)
     _without_trigger(
         "audit_auditchainlink",
         "UPDATE audit_auditchainlink SET event_id = %s WHERE event_id = %s",
@@ -250,7 +255,7 @@ def test_retention_refuses_a_tampered_chain(lone_chain):
 def test_daily_retention_task_survives_a_refused_chain(lone_chain, monkeypatch, caplog):
     """A chain that does not verify is refused and logged; the periodic task returns
     normally instead of exiting, which would take its Celery worker down."""
-    from audit.tasks import apply_retention as retention_task
+    from audit.tasks import retention_apply_all as retention_task
 
     chain = lone_chain.schema_name
     events = _events(lone_chain, 3)
@@ -269,7 +274,7 @@ def test_daily_retention_task_survives_a_refused_chain(lone_chain, monkeypatch, 
 def test_retention_command_uses_the_per_tenant_period(tenant_a, capsys):
     from audit.models import AuditRetention
 
-    old = audit.record("old.thing", tenant=tenant_a)
+    old = audit.record("old.thing", actor=SYSTEM, tenant=tenant_a)
     seal_chain(chain=tenant_a.schema_name)
     AuditRetention.objects.create(chain=tenant_a.schema_name, days=30)
     assert audit.retention_days(chain=tenant_a.schema_name) == 30
@@ -309,13 +314,13 @@ def test_retention_override_is_vendor_only_and_audited(tenant_a, owner_a):
     from django.core.exceptions import PermissionDenied, ValidationError
 
     with pytest.raises(PermissionDenied):
-        audit.retention_set(tenant=tenant_a, days=400, acting_user=owner_a)
+        audit.retention_set(actor=owner_a, tenant=tenant_a, days=400)
     with pytest.raises(ValidationError):
-        audit.retention_set(tenant=tenant_a, days=1)
+        audit.retention_set(actor=SYSTEM, tenant=tenant_a, days=1)
     from tests.audit.helpers import assert_audited
 
     with assert_audited(
         ("audit.retention_changed", tenant_a, {"retention_days": {"before": 365, "after": 400}})
     ):
-        audit.retention_set(tenant=tenant_a, days=400)
+        audit.retention_set(actor=SYSTEM, tenant=tenant_a, days=400)
     assert audit.retention_days(chain=tenant_a.schema_name) == 400

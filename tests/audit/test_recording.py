@@ -6,24 +6,26 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 import audit.services as audit
-from audit import context
 from audit.hashing import content_digest_sql
 from audit.masking import MASK
 from audit.models import AuditEvent
-from tenants.services import provision_tenant, reactivate_tenant, suspend_tenant
+from core import context
+from core.principal import SYSTEM, Actor, SupportSession
+from signup.services import tenant_provision
+from tenants.services import tenant_reactivate, tenant_suspend
 from tests.audit.helpers import assert_audited, capture_audit
 from tests.conftest import PASSWORD, client_for, sign_in
 
 
 def test_record_writes_every_field_and_a_matching_content_hash(tenant_a, owner_a):
-    actor = context.Actor("user", str(owner_a.pk), owner_a.email)
-    impersonator = context.Actor("vendor", "7", "support@vendor.test")
+    # The principal gives actor and impersonator; the request context the rest.
+    actor = SupportSession(user=owner_a, vendor=Actor("vendor", "7", "support@vendor.test"))
     with context.bind(
-        actor=actor, impersonator=impersonator, ip="203.0.113.9",
-        user_agent="Firefox\nInjected: yes", request_id="req-1",
+        ip="203.0.113.9", user_agent="Firefox\nInjected: yes", request_id="req-1",
     ):  # fmt: skip
         event = audit.record(
-            "staff.role_changed", target=owner_a, tenant=tenant_a,
+            "staff.role_changed",
+            actor=actor, target=owner_a, tenant=tenant_a,
             changes={"role": {"before": "member", "after": "admin"}},
         )  # fmt: skip
     event = AuditEvent.objects.get(pk=event.pk)
@@ -49,6 +51,7 @@ def test_record_writes_every_field_and_a_matching_content_hash(tenant_a, owner_a
 def test_secrets_are_masked_at_any_depth(lone_chain):
     event = audit.record(
         "integration.updated",
+        actor=SYSTEM,
         tenant=lone_chain,
         changes={
             "password": "hunter2",
@@ -68,7 +71,7 @@ def test_secrets_are_masked_at_any_depth(lone_chain):
 
 def test_record_costs_exactly_one_insert(lone_chain):
     with CaptureQueriesContext(connection) as queries:
-        audit.record("thing.done", tenant=lone_chain, changes={"n": 1})
+        audit.record("thing.done", actor=SYSTEM, tenant=lone_chain, changes={"n": 1})
     # django-tenants may first issue its lazy SET search_path; nothing else may run.
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SET ")]
     assert len(statements) == 1
@@ -77,7 +80,7 @@ def test_record_costs_exactly_one_insert(lone_chain):
 
 def test_event_rolls_back_with_the_change(lone_chain):
     with capture_audit() as events, pytest.raises(RuntimeError), transaction.atomic():
-        audit.record("thing.done", tenant=lone_chain)
+        audit.record("thing.done", actor=SYSTEM, tenant=lone_chain)
         raise RuntimeError("the change failed")
     assert events == []
 
@@ -88,7 +91,7 @@ def test_change_fails_when_the_event_cannot_be_written(tenant_a, owner_a):
         with pytest.raises(DatabaseError), transaction.atomic():
             owner_a.full_name = "Renamed"
             owner_a.save(update_fields=["full_name"])
-            audit.record("staff.renamed", target=owner_a, changes={"note": "\x00"})
+            audit.record("staff.renamed", actor=SYSTEM, target=owner_a, changes={"note": "\x00"})
         owner_a.refresh_from_db()
     assert owner_a.full_name != "Renamed"
 
@@ -98,7 +101,7 @@ def test_events_outlive_the_user_they_name(tenant_a):
         from accounts.models import User
 
         user = User.objects.create_user("leaver@alpha.test", PASSWORD, full_name="Lea Ver")
-        event = audit.record("staff.invited", target=user)
+        event = audit.record("staff.invited", actor=SYSTEM, target=user)
         user_pk = user.pk
         user.delete()
     event = AuditEvent.objects.get(pk=event.pk)
@@ -107,18 +110,23 @@ def test_events_outlive_the_user_they_name(tenant_a):
 
 def test_tenant_lifecycle_events(tenant_b):
     with assert_audited(
-        ("tenant.suspended", tenant_b, {"state": {"before": "active", "after": "suspended"}})
+        (
+            "tenant.suspended",
+            tenant_b,
+            {"state": {"before": "active", "after": "suspended"}, "reason": "unpaid invoice"},
+        )
     ):
-        suspend_tenant(tenant_b)
+        tenant_suspend(actor=SYSTEM, tenant=tenant_b, reason="unpaid invoice")
     with assert_audited(("tenant.activated", tenant_b)):
-        reactivate_tenant(tenant_b)
+        tenant_reactivate(actor=SYSTEM, tenant=tenant_b, reason="test")
     event = AuditEvent.objects.filter(action="tenant.activated").latest("id")
     assert event.chain == tenant_b.schema_name and event.actor_type == "system"
 
 
 def test_tenant_created_event(db):
     with capture_audit() as events:
-        workspace = provision_tenant(
+        workspace = tenant_provision(
+            actor=SYSTEM,
             slug="gamma", name="Gamma Ltd", owner_email="owner@gamma.test",
             owner_password=PASSWORD, owner_name="Gamma Owner",
         )  # fmt: skip
@@ -181,20 +189,24 @@ class TestAuthEvents:
         )  # fmt: skip
 
 
-def test_celery_wrapper_binds_system_actor_and_request_id(lone_chain):
+def test_celery_wrapper_binds_the_request_id(lone_chain):
     from celery import shared_task
 
     @shared_task(name="tests.audit.record_task")
-    def record_task(chain: str, audit_actor: dict | None = None) -> int:
-        return audit.record("task.ran", tenant=type(lone_chain)(chain, 1)).pk
+    def record_task(chain: str) -> int:
+        return audit.record("task.ran", actor=SYSTEM, tenant=type(lone_chain)(chain, 1)).pk
 
-    with context.bind(actor=context.Actor("user", "5", "u@x.test"), request_id="req-77"):
+    with context.bind(ip="192.0.2.1", request_id="req-77"):
         first = record_task.delay(lone_chain.schema_name).get()
-        second = record_task.delay(
-            lone_chain.schema_name,
-            audit_actor={"type": "user", "id": "5", "display": "u@x.test"},
-        ).get()
-    first, second = AuditEvent.objects.get(pk=first), AuditEvent.objects.get(pk=second)
+    first = AuditEvent.objects.get(pk=first)
     assert (first.actor_type, first.actor_id, first.request_id) == ("system", "", "req-77")
-    assert (second.actor_type, second.actor_id) == ("user", "5")
-    assert context.current().actor == context.SYSTEM  # the task's binding did not leak
+    assert first.ip is None  # a task carries the request id, not the client's address
+    assert context.current() == context.RequestContext()  # the task's binding did not leak
+
+
+def test_record_refuses_an_undeclared_action(lone_chain):
+    from audit.registry import UndeclaredAction
+
+    with pytest.raises(UndeclaredAction, match=r"staff\.invitd"), transaction.atomic():
+        audit.record("staff.invitd", actor=SYSTEM, tenant=lone_chain)
+    assert not AuditEvent.objects.filter(chain=lone_chain.schema_name).exists()

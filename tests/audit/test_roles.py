@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 import audit.services as audit
-from audit.chain import seal_chain, verify_chain
+from audit.services import seal_chain, verify_chain
+from core.principal import SYSTEM
 
 
 def _sql(sql: str, params=None):
@@ -51,7 +52,10 @@ def test_app_role_appends_but_cannot_change_or_unprotect_the_log(roles, lone_cha
     chain = lone_chain.schema_name
     _sql(f"SET ROLE {roles['app']}")
     assert _sql("SELECT current_user")[0] == roles["app"]
-    events = [audit.record("thing.done", tenant=lone_chain, changes={"n": n}) for n in range(3)]
+    events = [
+        audit.record("thing.done", actor=SYSTEM, tenant=lone_chain, changes={"n": n})
+        for n in range(3)
+    ]
     assert seal_chain(chain=chain) == 3  # sealing and checkpoints only INSERT
     event = events[0].pk
 
@@ -83,7 +87,7 @@ def test_app_role_appends_but_cannot_change_or_unprotect_the_log(roles, lone_cha
 
 
 def test_retention_role_deletes_only_through_the_retention_path(roles, lone_chain):
-    (event,) = [audit.record("thing.done", tenant=lone_chain)]
+    (event,) = [audit.record("thing.done", actor=SYSTEM, tenant=lone_chain)]
     seal_chain(chain=lone_chain.schema_name)
     _sql(f"SET ROLE {roles['retention']}")
     # DELETE is granted, yet the trigger still refuses it without the retention flag...
@@ -95,7 +99,7 @@ def test_retention_role_deletes_only_through_the_retention_path(roles, lone_chai
 
     from django.utils import timezone
 
-    from audit.chain import apply_retention
+    from audit.services import retention_apply_chain as apply_retention
 
     result = apply_retention(chain=lone_chain.schema_name, cutoff=timezone.now() + timedelta(1))
     assert (result.removed, result.refused) == (1, "")

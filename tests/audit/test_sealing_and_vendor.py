@@ -14,10 +14,11 @@ from django.http import Http404
 from django.utils import timezone
 
 import audit.services as audit
-from audit import context, selectors
-from audit.chain import verify_chain
+from audit import selectors
 from audit.hashing import GENESIS, link_hash
 from audit.models import AuditChainLink
+from audit.services import verify_chain
+from core.principal import SYSTEM
 from tests.audit.helpers import assert_audited
 
 
@@ -29,9 +30,9 @@ def test_late_commit_unsealed_for_longer_than_the_grace_is_sealed_not_flagged(
     chain = lone_chain.schema_name
     now = timezone.now()
     monkeypatch.setattr(timezone, "now", lambda: now - timedelta(minutes=20))
-    late = audit.record("late.commit", tenant=lone_chain)
+    late = audit.record("late.commit", actor=SYSTEM, tenant=lone_chain)
     monkeypatch.undo()
-    later = audit.record("early.commit", tenant=lone_chain)
+    later = audit.record("early.commit", actor=SYSTEM, tenant=lone_chain)
     AuditChainLink.objects.create(  # the seal of 19 minutes ago, as seal_chain writes it
         event_id=later.pk, chain=chain, seq=1, prev_hash=GENESIS,
         hash=link_hash(GENESIS, 1, chain, later.pk, later.content_hash),
@@ -48,8 +49,8 @@ def test_late_commit_unsealed_for_longer_than_the_grace_is_sealed_not_flagged(
 
 def test_event_passed_over_long_after_it_was_written_is_still_out_of_order(lone_chain):
     chain = lone_chain.schema_name
-    forged = audit.record("forged.event", tenant=lone_chain)
-    later = audit.record("real.event", tenant=lone_chain)
+    forged = audit.record("forged.event", actor=SYSTEM, tenant=lone_chain)
+    later = audit.record("real.event", actor=SYSTEM, tenant=lone_chain)
     AuditChainLink.objects.create(
         event_id=later.pk, chain=chain, seq=1, prev_hash=GENESIS,
         hash=link_hash(GENESIS, 1, chain, later.pk, later.content_hash),
@@ -64,7 +65,7 @@ def test_event_passed_over_long_after_it_was_written_is_still_out_of_order(lone_
 def test_verify_command_reports_pending_events(lone_chain, capsys):
     from django.core.management import call_command
 
-    audit.record("thing.done", tenant=lone_chain)
+    audit.record("thing.done", actor=SYSTEM, tenant=lone_chain)
     call_command("verify_audit", json=True, no_seal=True)
     report = json.loads(capsys.readouterr().out)
     mine = [c for c in report["chains"] if c["chain"] == lone_chain.schema_name]
@@ -81,7 +82,7 @@ def test_seal_callback_is_registered_at_most_once_per_interval(lone_chain, setti
     with connection.cursor():
         before = len(connection.run_on_commit)
         for _ in range(3):
-            audit.record("thing.done", tenant=lone_chain)
+            audit.record("thing.done", actor=SYSTEM, tenant=lone_chain)
         assert len(connection.run_on_commit) - before == 1
 
 
@@ -102,10 +103,16 @@ def public_user(db):
 
 
 def test_vendor_reads_any_chain_with_filters_detail_and_export(vendor_staff, tenant_a, tenant_b):
-    a_event = audit.record("staff.invited", tenant=tenant_a, target=("accounts.user", 5, "x"))
-    audit.record("document.uploaded", tenant=tenant_a, target=("uploads.document", 9, "Q3.pdf"))
-    b_event = audit.record("beta.only", tenant=tenant_b)
-    platform_event = audit.record("tenant.created", target=tenant_a)  # public: platform chain
+    a_event = audit.record(
+        "staff.invited", actor=SYSTEM, tenant=tenant_a, target=("accounts.user", 5, "x")
+    )
+    audit.record(
+        "document.uploaded", actor=SYSTEM, tenant=tenant_a, target=("uploads.document", 9, "Q3.pdf")
+    )
+    b_event = audit.record("beta.only", actor=SYSTEM, tenant=tenant_b)
+    platform_event = audit.record(
+        "tenant.created", actor=SYSTEM, target=tenant_a
+    )  # public: platform chain
 
     chain_a = tenant_a.schema_name
     events = selectors.chain_events(chain=chain_a, user=vendor_staff)
@@ -133,10 +140,10 @@ def test_vendor_reads_any_chain_with_filters_detail_and_export(vendor_staff, ten
     assert [json.loads(line)["target_display"] for line in lines] == ["x"]
 
     # The export is an event of the tenant's own log, with the vendor as actor.
-    actor = context.actor_for_user(vendor_staff)
-    assert actor.type == "vendor"
-    with context.bind(actor=actor), assert_audited("audit.exported") as written:
-        audit.export_recorded(fmt="csv", filters=selectors.EventFilter(action="staff."),
+    assert vendor_staff.audit_actor.type == "vendor"
+    with assert_audited("audit.exported") as written:
+        audit.export_recorded(actor=vendor_staff, fmt="csv",
+                              filters=selectors.EventFilter(action="staff."),
                               tenant=tenant_a)  # fmt: skip
     assert (written[0].chain, written[0].actor_id) == (chain_a, str(vendor_staff.pk))
     assert written[0].changes == {"format": "csv", "action": "staff."}

@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 from django_tenants.utils import schema_context
 
 import audit.services as audit
-from audit import context
+from core.principal import SYSTEM
 from tests.conftest import PASSWORD, client_for, sign_in
 
 
@@ -30,9 +30,9 @@ def member_client_a(tenant_a, member_a):
 
 
 def _record_as(actor_user, action, *, tenant, target=None, changes=None):
-    actor = context.Actor("user", str(actor_user.pk), actor_user.email) if actor_user else None
-    with context.bind(actor=actor or context.SYSTEM):
-        return audit.record(action, tenant=tenant, target=target, changes=changes)
+    actor = actor_user if actor_user is not None else SYSTEM
+    with schema_context(tenant.schema_name):  # a workspace user acts inside its workspace
+        return audit.record(action, actor=actor, tenant=tenant, target=target, changes=changes)
 
 
 def test_admin_sees_the_log_with_changes(owner_client_a, tenant_a, owner_a):

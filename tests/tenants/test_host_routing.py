@@ -3,7 +3,8 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tenants.services import reactivate_tenant, suspend_tenant
+from core.principal import SYSTEM
+from tenants.services import tenant_reactivate, tenant_suspend
 from tests.conftest import client_for
 
 
@@ -39,7 +40,7 @@ def test_suspended_workspace_gets_a_clear_page_and_no_view_runs(
 ):
     assert owner_client_a.get("/").status_code == 200  # route cached as active
     with django_capture_on_commit_callbacks(execute=True):
-        suspend_tenant(tenant_a)
+        tenant_suspend(actor=SYSTEM, tenant=tenant_a, reason="test")
     response = owner_client_a.get("/")
     assert response.status_code == 403
     assert b"suspended" in response.content
@@ -47,7 +48,7 @@ def test_suspended_workspace_gets_a_clear_page_and_no_view_runs(
     # Not even the sign-in form is served.
     assert client_for(tenant_a).get("/accounts/login/").status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
-        reactivate_tenant(tenant_a)
+        tenant_reactivate(actor=SYSTEM, tenant=tenant_a, reason="test")
     assert owner_client_a.get("/").status_code == 200
 
 

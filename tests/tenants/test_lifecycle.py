@@ -3,16 +3,17 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.principal import SYSTEM
 from tenants.models import Tenant
-from tenants.services import reactivate_tenant, suspend_tenant, transition
+from tenants.services import tenant_reactivate, tenant_suspend, tenant_transition
 
 S = Tenant.State
 
 
 def test_suspend_and_reactivate(tenant_a):
-    suspend_tenant(tenant_a)
+    tenant_suspend(actor=SYSTEM, tenant=tenant_a, reason="test")
     assert Tenant.objects.get(pk=tenant_a.pk).state == S.SUSPENDED
-    reactivate_tenant(tenant_a)
+    tenant_reactivate(actor=SYSTEM, tenant=tenant_a, reason="test")
     assert Tenant.objects.get(pk=tenant_a.pk).state == S.ACTIVE
 
 
@@ -29,11 +30,11 @@ def test_suspend_and_reactivate(tenant_a):
 def test_forbidden_transitions_are_refused_and_change_nothing(tenant_a, start, to):
     Tenant.objects.filter(pk=tenant_a.pk).update(state=start)
     with pytest.raises(ValidationError, match="cannot go from"):
-        transition(tenant_a, to)
+        tenant_transition(actor=SYSTEM, tenant=tenant_a, to=to, reason="test")
     assert Tenant.objects.get(pk=tenant_a.pk).state == start
 
 
 def test_full_lifecycle_to_deleted(tenant_a):
     for state in (S.SUSPENDED, S.SCHEDULED_FOR_DELETION, S.DELETED):
-        transition(tenant_a, state)
+        tenant_transition(actor=SYSTEM, tenant=tenant_a, to=state, reason="test")
         assert Tenant.objects.get(pk=tenant_a.pk).state == state

@@ -7,9 +7,10 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from core.principal import SYSTEM
 from tenants import routing
 from tenants.middleware import TenantRoutingMiddleware
-from tenants.services import reactivate_tenant, suspend_tenant
+from tenants.services import tenant_reactivate, tenant_suspend
 from tests.conftest import client_for, host_of
 
 
@@ -51,13 +52,13 @@ def test_state_change_invalidates_the_cached_route(tenant_a, django_capture_on_c
     assert client.get("/").status_code == 302  # cached as active
 
     with django_capture_on_commit_callbacks(execute=True):
-        suspend_tenant(tenant_a)
+        tenant_suspend(actor=SYSTEM, tenant=tenant_a, reason="test")
     response = client.get("/")
     assert response.status_code == 403
     assert b"suspended" in response.content
 
     with django_capture_on_commit_callbacks(execute=True):
-        reactivate_tenant(tenant_a)
+        tenant_reactivate(actor=SYSTEM, tenant=tenant_a, reason="test")
     assert client.get("/").status_code == 302
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.core import signing
 from django.db import connection
 
-from accounts.services import make_handoff_token
+from accounts.services import handoff_token_make
 from tenants.models import Domain, Tenant
 from tests.conftest import client_for, user_of
 
@@ -70,14 +70,14 @@ def test_welcome_link_expires(tenant_a, owner_a, monkeypatch):
         "timestamp",
         lambda self: signing.b62_encode(int(time.time()) - 3600),
     )
-    old = make_handoff_token(schema_name=tenant_a.schema_name, user_id=owner_a.pk)
+    old = handoff_token_make(schema_name=tenant_a.schema_name, user_id=owner_a.pk)
     monkeypatch.undo()
     response = client_for(tenant_a).get(f"/accounts/welcome/{old}/", follow=True)
     assert not response.wsgi_request.user.is_authenticated
 
 
 def test_welcome_link_of_one_workspace_is_refused_on_another(tenant_a, tenant_b, owner_a):
-    token = make_handoff_token(schema_name=tenant_a.schema_name, user_id=owner_a.pk)
+    token = handoff_token_make(schema_name=tenant_a.schema_name, user_id=owner_a.pk)
     response = client_for(tenant_b).get(f"/accounts/welcome/{token}/", follow=True)
     assert not response.wsgi_request.user.is_authenticated
 

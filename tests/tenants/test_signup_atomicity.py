@@ -7,9 +7,11 @@ test is the outermost one, as in production.
 import pytest
 from django.db import connection
 
-from tenants import provisioning
+import signup.services
+from core.principal import SYSTEM
+from signup.services import tenant_provision
+from tenants import creation
 from tenants.models import Domain, SpareSchema, Tenant
-from tenants.services import provision_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,15 +34,20 @@ def namespaces() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+# Each step of signup, by the module that takes it.
+STEPS = {"_make_schema": creation, "_add_domain": creation, "_create_owner": signup.services}
+
+
 def fail_after(monkeypatch, name: str) -> None:
     """Let step ``name`` do its work, then fail, as a crash just after it would."""
-    original = getattr(provisioning, name)
+    module = STEPS[name]
+    original = getattr(module, name)
 
     def step(*args, **kwargs):
         original(*args, **kwargs)
         raise Boom(name)
 
-    monkeypatch.setattr(provisioning, name, step)
+    monkeypatch.setattr(module, name, step)
 
 
 def assert_nothing_left(spares_before: set[str], schemas_before: set[str]) -> None:
@@ -60,7 +67,7 @@ def test_failure_after_each_step_leaves_nothing(monkeypatch, step):
     before = namespaces()
     fail_after(monkeypatch, step)
     with pytest.raises(Boom):
-        provision_tenant(**SIGNUP)
+        tenant_provision(actor=SYSTEM, **SIGNUP)
     assert_nothing_left(spares, before)
 
 
@@ -71,9 +78,9 @@ def test_failure_while_recording_the_event_leaves_nothing(monkeypatch):
     def broken_record(*args, **kwargs):
         raise Boom("audit")
 
-    monkeypatch.setattr(provisioning.audit, "record", broken_record)
+    monkeypatch.setattr(creation.audit, "record", broken_record)
     with pytest.raises(Boom):
-        provision_tenant(**SIGNUP)
+        tenant_provision(actor=SYSTEM, **SIGNUP)
     assert_nothing_left(spares, before)
 
 
@@ -83,13 +90,13 @@ def test_failure_on_the_migrate_path_leaves_no_schema(monkeypatch):
     before = namespaces()
     fail_after(monkeypatch, "_add_domain")
     with pytest.raises(Boom):
-        provision_tenant(**SIGNUP)
+        tenant_provision(actor=SYSTEM, **SIGNUP)
     assert_nothing_left(set(), before)
 
 
 def test_signup_without_spares_still_works():
     SpareSchema.objects.all().delete()
-    workspace = provision_tenant(**SIGNUP)
+    workspace = tenant_provision(actor=SYSTEM, **SIGNUP)
     assert workspace.path == "migrate"
     assert "t_delta" in namespaces()
     assert Tenant.objects.get(slug="delta").state == Tenant.State.ACTIVE
@@ -97,7 +104,7 @@ def test_signup_without_spares_still_works():
 
 def test_signup_from_the_pool_uses_a_spare():
     spares = set(SpareSchema.objects.values_list("schema_name", flat=True))
-    workspace = provision_tenant(**SIGNUP)
+    workspace = tenant_provision(actor=SYSTEM, **SIGNUP)
     assert workspace.path == "pool"
     left = set(SpareSchema.objects.values_list("schema_name", flat=True))
     assert len(spares - left) >= 1

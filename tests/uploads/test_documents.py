@@ -14,12 +14,14 @@ from django_tenants.utils import schema_context
 from accounts import permissions
 from audit.models import AuditEvent
 from billing.models import Plan
+from core.principal import SYSTEM
 from tests.accounts.helpers import make_user
 from tests.conftest import client_for, sign_in
 from tests.uploads.conftest import MIB
 from tests.uploads.test_pipeline import doc, post_upload, upload_and_scan
 from uploads import services, sniffing
 from uploads.models import Document
+from uploads.permissions import can_manage
 from uploads.tasks import purge_deleted_documents
 
 
@@ -70,20 +72,20 @@ def test_scanner_limit_caps_the_plan_limit(fs_storage, owner_client_a, settings)
     assert response.status_code == 413
 
 
-def test_service_rechecks_quota_under_lock(fs_storage, tenant_a, owner_a, small_plan):
+def test_service_rechecks_quota_under_lock(fs_storage, tenant_a, owner_a, small_plan, tmp_path):
     """The handler's early check can race another upload; the service's check cannot."""
-    from uploads.handlers import SpooledUpload
+    received = tmp_path / "f.bin"
+    received.write_bytes(b"z" * 2 * MIB)
 
-    def spooled(size):
-        upload = SpooledUpload("f.bin", "application/octet-stream", size, None)
-        upload.write(b"z" * size)
-        upload.size, upload.sha256 = size, "0" * 64
-        return upload
+    def upload():
+        return services.document_upload(
+            actor=owner_a, name="f.bin", path=str(received), size=2 * MIB, sha256="0" * 64
+        )
 
     with schema_context(tenant_a.schema_name):
-        services.document_upload(actor=owner_a, tenant=tenant_a, upload=spooled(2 * MIB))
+        upload()
         with pytest.raises(services.UploadRejected):
-            services.document_upload(actor=owner_a, tenant=tenant_a, upload=spooled(2 * MIB))
+            upload()
         assert Document.objects.count() == 1
     assert len(stored_quarantine_files(fs_storage)) == 1
 
@@ -233,7 +235,10 @@ def test_deleting_a_waiting_document_cancels_its_scan_until_restored(
         document_id = post_upload(owner_client_a, "w.txt", b"w").json()["documents"][0]["id"]
     owner_client_a.post(f"/documents/{document_id}/delete/")
     with schema_context(tenant_a.schema_name):
-        assert services.document_scan(document_id=document_id) == services.ScanOutcome.SKIPPED
+        assert (
+            services.document_scan(actor=SYSTEM, document_id=document_id)
+            == services.ScanOutcome.SKIPPED
+        )
     with django_capture_on_commit_callbacks(execute=True):
         owner_client_a.post(f"/documents/{document_id}/restore/")
     assert doc(tenant_a, document_id).state == Document.State.AVAILABLE
@@ -379,7 +384,7 @@ def test_read_only_user_lists_and_downloads_but_changes_nothing(
     assert doc(tenant_a, document_id).state == Document.State.AVAILABLE
 
 
-def test_read_only_is_enforced_in_the_services(fs_storage, tenant_a, owner_a):
+def test_read_only_is_enforced_in_the_services(fs_storage, tenant_a, owner_a, tmp_path):
     reader = make_user(tenant_a, "ro@alpha.test", "readonly")
     with schema_context(tenant_a.schema_name):
         # Uploaded while still a member, then made read-only: no more changes.
@@ -394,7 +399,7 @@ def test_read_only_is_enforced_in_the_services(fs_storage, tenant_a, owner_a):
             deleted_at=timezone.now(),
             storage_key="k",
         )
-        assert not services.can_manage(reader, document)
+        assert not can_manage(reader, document)
         assert not permissions.can_write(reader)
         for call, kwargs in [
             (services.document_rename, {"name": "other.txt"}),
@@ -403,9 +408,10 @@ def test_read_only_is_enforced_in_the_services(fs_storage, tenant_a, owner_a):
         ]:
             with pytest.raises(PermissionDenied):
                 call(actor=reader, document_id=document.pk, **kwargs)
-        upload = SimpleUploadedFile("x.txt", b"x")
+        received = tmp_path / "x.txt"
+        received.write_bytes(b"x")
         with pytest.raises(PermissionDenied):
-            services.document_upload(actor=reader, tenant=tenant_a, upload=upload)
+            services.document_upload(actor=reader, name="x.txt", path=str(received), size=1)
         assert not AuditEvent.objects.filter(target_id=str(document.pk)).exists()
 
 

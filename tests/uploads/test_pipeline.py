@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from core.principal import SYSTEM
 from tests.conftest import next_task
 from tests.uploads.conftest import EICAR, stored_bytes, zipped
 from uploads import services
@@ -135,7 +136,7 @@ def test_admins_are_emailed_from_the_worker_with_only_the_schema_name(
     document_id = response.json()["documents"][0]["id"]
     mail.outbox.clear()
     with schema_context(tenant_a.schema_name), django_capture_on_commit_callbacks(execute=True):
-        outcome = services.document_scan(document_id=document_id)
+        outcome = services.document_scan(actor=SYSTEM, document_id=document_id)
     assert outcome is services.ScanOutcome.BLOCKED
     [message] = mail.outbox
     assert tenant_a.name in message.subject
@@ -262,10 +263,16 @@ def test_worker_killed_mid_scan_is_taken_over(
     with schema_context(tenant_a.schema_name):
         # As left by a worker that died while scanning: redelivered by late ack.
         Document.objects.filter(pk=document_id).update(state=Document.State.SCANNING)
-        assert services.document_scan(document_id=document_id) == services.ScanOutcome.SKIPPED
+        assert (
+            services.document_scan(actor=SYSTEM, document_id=document_id)
+            == services.ScanOutcome.SKIPPED
+        )
         stale = Document.objects.get(pk=document_id).updated_at.replace(year=2000)
         Document.objects.filter(pk=document_id).update(updated_at=stale)
-        assert services.document_scan(document_id=document_id) == services.ScanOutcome.AVAILABLE
+        assert (
+            services.document_scan(actor=SYSTEM, document_id=document_id)
+            == services.ScanOutcome.AVAILABLE
+        )
 
 
 def test_zip_bomb_upload_is_blocked_and_removed(

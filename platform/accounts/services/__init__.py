@@ -13,18 +13,17 @@ from .account import (
     password_reset_request,
     profile_update,
 )
-from .handoff import create_owner, make_handoff_token, redeem_handoff_token
+from .handoff import handoff_token_make, handoff_token_redeem, owner_create
 from .security import (
     lockout_record,
     recovery_codes_regenerate,
     second_factor_verify,
+    totp_device_setup,
     totp_enable,
-    totp_setup_device,
     two_factor_disable,
     workspace_policy_update,
 )
 from .sessions import (
-    end_all_sessions,
     session_forget,
     session_revoke,
     session_track,
@@ -45,27 +44,27 @@ from .staff import (
     staff_reset_two_factor,
     staff_unlock,
 )
+from .vendor import vendor_staff_create
 
 __all__ = [
     "InvitationError",
     "InviteResult",
-    "create_owner",
     "email_change_confirm",
     "email_change_request",
-    "end_all_sessions",
+    "handoff_token_make",
+    "handoff_token_redeem",
     "invitation_accept",
     "invitation_check",
     "invitation_resend",
     "invitation_revoke",
     "lockout_record",
-    "make_handoff_token",
+    "owner_create",
     "parse_emails",
     "password_change",
     "password_reset_complete",
     "password_reset_request",
     "profile_update",
     "recovery_codes_regenerate",
-    "redeem_handoff_token",
     "second_factor_verify",
     "session_forget",
     "session_revoke",
@@ -77,8 +76,9 @@ __all__ = [
     "staff_reactivate",
     "staff_reset_two_factor",
     "staff_unlock",
+    "totp_device_setup",
     "totp_enable",
-    "totp_setup_device",
     "two_factor_disable",
+    "vendor_staff_create",
     "workspace_policy_update",
 ]

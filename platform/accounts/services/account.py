@@ -4,20 +4,25 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
-from audit import context as audit_context
+from core.principal import Principal, write_service
+from core.workspace import current as current_workspace
 from tenants.selectors import current_tenant, workspace_link
 
 from .. import selectors, tokens
 from ..emails import send_after_commit
 from ..models import User
+from ..permissions import acting_user, credential_owner
 from .sessions import end_all_sessions
 
 
-def profile_update(*, user: User, full_name: str, language: str, time_zone: str) -> User:
+@write_service
+def profile_update(*, actor: Principal, full_name: str, language: str, time_zone: str) -> User:
+    """Change the actor's own name, language and time zone."""
+    user = acting_user(actor)
     full_name = full_name.strip()
     if not full_name:
         raise ValidationError({"full_name": [_("Please enter your name.")]})
@@ -34,15 +39,17 @@ def profile_update(*, user: User, full_name: str, language: str, time_zone: str)
         for name, (_before, after) in changes.items():
             setattr(user, name, after)
         user.save(update_fields=list(changes))
-        audit.record("user.profile_updated", target=user, changes=changes)
+        audit.record("user.profile_updated", actor=actor, target=user, changes=changes)
     return user
 
 
+@write_service
 def password_change(
-    *, user: User, current_password: str, new_password: str, current_session_key: str | None
+    *, actor: Principal, current_password: str, new_password: str, current_session_key: str | None
 ) -> User:
     """Set a new password (the current one is required) and end the user's other sessions.
     The caller keeps its own session with ``update_session_auth_hash``."""
+    user = credential_owner(actor)
     if not user.check_password(current_password):
         raise ValidationError({"current_password": [_("Your current password is not correct.")]})
     try:
@@ -53,12 +60,19 @@ def password_change(
         user.set_password(new_password)
         user.save(update_fields=["password"])
         ended = end_all_sessions(user, except_key=current_session_key)
-        audit.record("user.password_changed", target=user, changes={"other_sessions_ended": ended})
+        audit.record(
+            "user.password_changed",
+            actor=actor,
+            target=user,
+            changes={"other_sessions_ended": ended},
+        )
     return user
 
 
-def email_change_request(*, user: User, new_email: str, password: str) -> None:
+@write_service
+def email_change_request(*, actor: Principal, new_email: str, password: str) -> None:
     """Mail a confirmation link to ``new_email``; the address changes when it is opened."""
+    user = credential_owner(actor)
     new_email = new_email.strip().lower()
     try:
         validate_email(new_email)
@@ -75,7 +89,12 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
     )
     tenant = current_tenant()
     with transaction.atomic():
-        audit.record("user.email_change_requested", target=user, changes={"new_email": new_email})
+        audit.record(
+            "user.email_change_requested",
+            actor=actor,
+            target=user,
+            changes={"new_email": new_email},
+        )
         send_after_commit(
             to=new_email,
             template="email_change",
@@ -88,8 +107,10 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
         )
 
 
-def email_change_confirm(*, token: str) -> User:
-    """Apply the change that ``token`` confirms (single use, expires)."""
+@write_service
+def email_change_confirm(*, actor: Principal, token: str) -> User:
+    """Apply the change that ``token`` confirms (single use, expires). Whoever holds the
+    link may open it (``actor`` is who is signed in, or a visitor)."""
     data = tokens.read_email_change_token(
         token, max_age=settings.ACCOUNTS_EMAIL_CHANGE_HOURS * 3600
     )
@@ -107,7 +128,9 @@ def email_change_confirm(*, token: str) -> User:
         old = user.email
         user.email = data["n"]
         user.save(update_fields=["email"])
-        audit.record("user.email_changed", target=user, changes={"email": [old, user.email]})
+        audit.record(
+            "user.email_changed", actor=actor, target=user, changes={"email": [old, user.email]}
+        )
         send_after_commit(
             to=old,
             template="email_changed",
@@ -117,7 +140,8 @@ def email_change_confirm(*, token: str) -> User:
     return user
 
 
-def password_reset_request(*, email: str) -> None:
+@write_service
+def password_reset_request(*, actor: Principal, email: str) -> None:
     """Queue a reset link for ``email``. The caller answers the same either way, and
     the worker looks the account up and mails the link, so neither the answer nor the
     time it takes tells whether the address has an account."""
@@ -125,10 +149,11 @@ def password_reset_request(*, email: str) -> None:
 
     email = email.strip().lower()
     user = User.objects.filter(email=email, is_active=True).first()
-    schema_name = connection.schema_name
+    schema_name = current_workspace().schema_name
     with transaction.atomic():
         audit.record(
             "auth.password_reset_requested",
+            actor=actor,
             target=user if user else ("accounts.user", "", email),
             changes={"email": email, "account_exists": user is not None},
         )
@@ -137,9 +162,11 @@ def password_reset_request(*, email: str) -> None:
         )
 
 
-def password_reset_complete(*, user: User, new_password: str) -> User:
+@write_service
+def password_reset_complete(*, actor: User, new_password: str) -> User:
     """Set the password chosen through a valid reset link; end every session and clear
-    any sign-in lockout of the account."""
+    any sign-in lockout of the account. ``actor`` is the account the link proved."""
+    user = actor
     from axes.utils import reset as axes_reset
 
     with transaction.atomic():
@@ -147,10 +174,10 @@ def password_reset_complete(*, user: User, new_password: str) -> User:
         user.save(update_fields=["password"])
         ended = end_all_sessions(user)
         cleared = axes_reset(username=user.email)
-        with audit_context.bind(actor=audit_context.Actor.for_user(user)):
-            audit.record(
-                "auth.password_reset_done",
-                target=user,
-                changes={"sessions_ended": ended, "lockouts_cleared": cleared},
-            )
+        audit.record(
+            "auth.password_reset_done",
+            actor=actor,
+            target=user,
+            changes={"sessions_ended": ended, "lockouts_cleared": cleared},
+        )
     return user

@@ -3,6 +3,8 @@
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
+from core.principal import Principal, write_service
+
 from .. import tokens
 
 User = get_user_model()
@@ -12,8 +14,10 @@ HANDOFF_SALT = "atrium.accounts.handoff"
 HANDOFF_MAX_AGE = 120
 
 
-def create_owner(*, email: str, full_name: str, password_hash: str) -> User:
-    """The first user of a workspace (runs in the tenant's schema)."""
+@write_service
+def owner_create(*, actor: Principal, email: str, full_name: str, password_hash: str) -> User:
+    """The first user of a workspace (runs in the tenant's schema). Not audited here: the
+    caller (signup) records ``tenant.created`` with the new owner as its actor."""
     return User.objects.create(
         email=email.lower(), full_name=full_name, password=password_hash, role=User.Role.OWNER
     )
@@ -23,7 +27,7 @@ def _login_stamp(user) -> str:
     return user.last_login.isoformat() if user.last_login else ""
 
 
-def make_handoff_token(*, schema_name: str, user_id: int) -> str:
+def handoff_token_make(*, schema_name: str, user_id: int) -> str:
     """A signed token that signs ``user`` in once on their workspace's host.
 
     Signup happens on the public host; cookies cannot cross to the workspace
@@ -38,7 +42,7 @@ def make_handoff_token(*, schema_name: str, user_id: int) -> str:
     )
 
 
-def redeem_handoff_token(token: str):
+def handoff_token_redeem(*, token: str):
     """The user that ``token`` signs in on the current schema, or None."""
     data = tokens.loads(token, salt=HANDOFF_SALT, max_age=HANDOFF_MAX_AGE)
     if data is None:

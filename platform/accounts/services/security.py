@@ -13,7 +13,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit.services as audit
-from audit import context as audit_context
+from core.principal import Principal, write_service
 
 from .. import permissions, selectors
 from ..models import User, WorkspacePolicy
@@ -43,8 +43,10 @@ def _normalise(token: str) -> str:
     return "".join(token.split()).lower()
 
 
-def totp_setup_device(*, user: User) -> TOTPDevice:
+@write_service
+def totp_device_setup(*, actor: Principal) -> TOTPDevice:
     """The unconfirmed authenticator being set up (made on first call, reused after)."""
+    user = permissions.credential_owner(actor)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         raise ValidationError(_("Two-factor authentication is already on."))
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
@@ -61,9 +63,13 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def totp_enable(*, user: User, token: str, current_session_key: str | None) -> list[str] | None:
+@write_service
+def totp_enable(
+    *, actor: Principal, token: str, current_session_key: str | None
+) -> list[str] | None:
     """Confirm the authenticator with a code from it. Returns the new recovery codes (shown
     once), or None when the code is wrong. Other sessions of the user are ended."""
+    user = permissions.credential_owner(actor)
     with transaction.atomic():
         device = (
             TOTPDevice.objects.select_for_update()
@@ -80,13 +86,17 @@ def totp_enable(*, user: User, token: str, current_session_key: str | None) -> l
         ended = end_all_sessions(user, except_key=current_session_key)
         audit.record(
             "user.2fa_enabled",
+            actor=actor,
             target=user,
             changes={"method": "totp", "recovery_codes": len(codes), "other_sessions_ended": ended},
         )
     return codes
 
 
-def two_factor_disable(*, user: User, password: str) -> None:
+@write_service
+def two_factor_disable(*, actor: Principal, password: str) -> None:
+    """Turn the actor's own second factor off (the password is required)."""
+    user = permissions.credential_owner(actor)
     if not user.check_password(password):
         raise ValidationError({"password": [_("Your password is not correct.")]})
     if selectors.workspace_policy().require_2fa:
@@ -95,41 +105,52 @@ def two_factor_disable(*, user: User, password: str) -> None:
         )
     with transaction.atomic():
         if remove_second_factors(user):
-            audit.record("user.2fa_disabled", target=user, changes={"by_admin": False})
+            audit.record("user.2fa_disabled", actor=actor, target=user, changes={"by_admin": False})
 
 
-def recovery_codes_regenerate(*, user: User) -> list[str]:
+@write_service
+def recovery_codes_regenerate(*, actor: Principal) -> list[str]:
     """Replace the recovery codes (the old ones stop working)."""
+    user = permissions.credential_owner(actor)
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         raise ValidationError(_("Turn on two-factor authentication first."))
     with transaction.atomic():
         codes = _new_recovery_codes(user)
-        audit.record("user.recovery_codes_regenerated", target=user, changes={"count": len(codes)})
+        audit.record(
+            "user.recovery_codes_regenerated",
+            actor=actor,
+            target=user,
+            changes={"count": len(codes)},
+        )
     return codes
 
 
-def second_factor_verify(*, user: User, token: str):
+@write_service
+def second_factor_verify(*, actor: User, token: str):
     """The device that accepts ``token`` (authenticator code or unused recovery code), or
-    None. A recovery code is spent by its use."""
+    None. A recovery code is spent by its use. ``actor``: the user signing in, whose
+    password was right."""
+    user = actor
     token = _normalise(token)
     if not token:
         return None
-    with (
-        transaction.atomic(),
-        audit_context.bind(actor=audit_context.Actor.for_user(user)),
-    ):
+    with transaction.atomic():
         for device in devices_for_user(user, confirmed=True, for_verify=True):
             if device.verify_token(token):
                 if isinstance(device, StaticDevice):
                     left = StaticToken.objects.filter(device=device).count()
                     audit.record(
-                        "user.recovery_code_used", target=user, changes={"codes_left": left}
+                        "user.recovery_code_used",
+                        actor=actor,
+                        target=user,
+                        changes={"codes_left": left},
                     )
                 return device
     return None
 
 
-def workspace_policy_update(*, actor: User, require_2fa: bool) -> WorkspacePolicy:
+@write_service
+def workspace_policy_update(*, actor: Principal, require_2fa: bool) -> WorkspacePolicy:
     permissions.require(permissions.can_manage_staff(actor))
     with transaction.atomic():
         policy = lock_workspace_policy()
@@ -140,6 +161,7 @@ def workspace_policy_update(*, actor: User, require_2fa: bool) -> WorkspacePolic
         policy.save(update_fields=["require_2fa", "updated_at"])
         audit.record(
             "workspace.policy_changed",
+            actor=actor,
             target=("accounts.workspacepolicy", policy.pk, "workspace policy"),
             changes={"require_2fa": [before, require_2fa]},
         )
@@ -147,12 +169,14 @@ def workspace_policy_update(*, actor: User, require_2fa: bool) -> WorkspacePolic
     return policy
 
 
-def lockout_record(*, username: str, ip: str | None) -> None:
+@write_service
+def lockout_record(*, actor: Principal, username: str, ip: str | None) -> None:
     """Audit a django-axes lockout of ``username`` from ``ip``."""
     user = User.objects.filter(email=(username or "").lower()).first()
     with transaction.atomic():
         audit.record(
             "auth.lockout",
+            actor=actor,
             target=user if user else ("accounts.user", "", username or ""),
             changes={"username": username, "ip": ip},
         )

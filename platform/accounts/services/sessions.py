@@ -12,55 +12,56 @@ from importlib import import_module
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit.services as audit
-from audit.middleware import client_ip
+from core.principal import Principal, write_service
 
 from ..models import User, UserSession
+from ..permissions import acting_user
 
 # How stale "last seen" may get before a request refreshes it (one write a minute at most).
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
-# Where the session remembers when its row was last written (a Unix time).
-SEEN_KEY = "_accounts_seen"
 
 
 def _store():
     return import_module(settings.SESSION_ENGINE).SessionStore()
 
 
-def _describe(request: HttpRequest) -> dict:
-    return {
-        "ip": client_ip(request),
-        "user_agent": request.headers.get("User-Agent", "")[:512],
-    }
-
-
-def session_track(*, user: User, request: HttpRequest, previous_key: str | None = None) -> None:
-    """Record (or refresh) the row of the request's session. ``previous_key``: the key
-    this session had before it was cycled (sign-in, password change)."""
-    key = request.session.session_key
-    if not key:
-        return
+@write_service
+def session_track(
+    *,
+    actor: Principal,
+    session_key: str,
+    ip: str | None,
+    user_agent: str,
+    previous_key: str | None = None,
+) -> float:
+    """Record (or refresh) the row of the actor's session ``session_key``. ``previous_key``:
+    the key this session had before it was cycled (sign-in, password change). Returns
+    when it was written (a Unix time) for the caller to remember in the session."""
+    user = acting_user(actor)
     now = timezone.now()
-    if previous_key and previous_key != key:
-        UserSession.objects.filter(session_key=previous_key, user=user).update(session_key=key)
+    if previous_key and previous_key != session_key:
+        UserSession.objects.filter(session_key=previous_key, user=user).update(
+            session_key=session_key
+        )
     UserSession.objects.update_or_create(
-        session_key=key, defaults={"user": user, "last_seen": now, **_describe(request)}
+        session_key=session_key,
+        defaults={"user": user, "last_seen": now, "ip": ip, "user_agent": user_agent[:512]},
     )
-    request.session[SEEN_KEY] = now.timestamp()
+    return now.timestamp()
 
 
-def session_needs_refresh(request: HttpRequest) -> bool:
-    """Whether the request's session row was written longer ago than the resolution
-    (sign-in and password change write it themselves, so their request does not)."""
-    seen = request.session.get(SEEN_KEY, 0)
-    return time.time() - seen >= LAST_SEEN_RESOLUTION.total_seconds()
+def session_needs_refresh(last_written: float) -> bool:
+    """Whether a session row written at ``last_written`` (a Unix time) is older than the
+    resolution (sign-in and password change write it themselves)."""
+    return time.time() - last_written >= LAST_SEEN_RESOLUTION.total_seconds()
 
 
-def session_forget(*, session_key: str | None) -> None:
+@write_service
+def session_forget(*, actor: Principal, session_key: str | None) -> None:
     """Drop the row of a session that signed out."""
     if session_key:
         UserSession.objects.filter(session_key=session_key).delete()
@@ -79,8 +80,10 @@ def end_all_sessions(user: User, *, except_key: str | None = None) -> int:
     return len(keys)
 
 
-def session_revoke(*, user: User, session_id: int, current_key: str | None) -> UserSession:
-    """Sign ``user`` out of one of their other sessions."""
+@write_service
+def session_revoke(*, actor: Principal, session_id: int, current_key: str | None) -> UserSession:
+    """Sign the actor out of one of their other sessions."""
+    user = acting_user(actor)
     with transaction.atomic():
         row = UserSession.objects.select_for_update().get(pk=session_id, user=user)
         if row.session_key == current_key:
@@ -89,16 +92,24 @@ def session_revoke(*, user: User, session_id: int, current_key: str | None) -> U
         row.delete()
         audit.record(
             "session.revoked",
+            actor=actor,
             target=user,
             changes={"session": row.pk, "ip": row.ip, "user_agent": row.user_agent},
         )
     return row
 
 
-def sessions_revoke_others(*, user: User, current_key: str | None) -> int:
-    """Sign ``user`` out everywhere but the current session."""
+@write_service
+def sessions_revoke_others(*, actor: Principal, current_key: str | None) -> int:
+    """Sign the actor out everywhere but the current session."""
+    user = acting_user(actor)
     with transaction.atomic():
         ended = end_all_sessions(user, except_key=current_key)
         if ended:
-            audit.record("session.revoked", target=user, changes={"others": True, "count": ended})
+            audit.record(
+                "session.revoked",
+                actor=actor,
+                target=user,
+                changes={"others": True, "count": ended},
+            )
     return ended

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit.services as audit
-from audit import context as audit_context
+from core.principal import Principal, write_service
 from tenants.selectors import current_tenant, workspace_link
 
 from .. import permissions, selectors, tokens
@@ -81,7 +81,8 @@ def parse_emails(text: str) -> list[str]:
     return list(seen)
 
 
-def staff_invite(*, actor: User, emails: list[str], role: str) -> InviteResult:
+@write_service
+def staff_invite(*, actor: Principal, emails: list[str], role: str) -> InviteResult:
     """Invite each address with ``role``. Existing staff, open invitations and invalid
     addresses are skipped with a reason; if the rest does not fit in the plan's seats,
     nobody is invited."""
@@ -126,16 +127,17 @@ def staff_invite(*, actor: User, emails: list[str], role: str) -> InviteResult:
             invitation = Invitation.objects.create(
                 email=email,
                 role=role,
-                invited_by=actor,
+                invited_by=permissions.acting_user(actor),
                 token_hash=token_hash,
                 expires_at=expires_at,
             )
             audit.record(
                 "staff.invited",
+                actor=actor,
                 target=("accounts.invitation", invitation.pk, email),
                 changes={"email": email, "role": role, "expires_at": expires_at.isoformat()},
             )
-            _send_invitation(invitation, token, actor)
+            _send_invitation(invitation, token, permissions.acting_user(actor))
             result.invited.append(invitation)
     return result
 
@@ -148,7 +150,8 @@ def _lock_open_invitation(pk: int) -> Invitation:
     return invitation
 
 
-def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
+@write_service
+def invitation_resend(*, actor: Principal, invitation: Invitation) -> Invitation:
     """Mail a new link (the old one stops working) and restart the expiry period."""
     permissions.require(permissions.can_grant(actor, invitation.role))
     with transaction.atomic():
@@ -161,14 +164,16 @@ def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
         invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
         audit.record(
             "staff.invitation_resent",
+            actor=actor,
             target=("accounts.invitation", invitation.pk, invitation.email),
             changes={"expires_at": invitation.expires_at.isoformat()},
         )
-        _send_invitation(invitation, token, actor)
+        _send_invitation(invitation, token, permissions.acting_user(actor))
     return invitation
 
 
-def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+@write_service
+def invitation_revoke(*, actor: Principal, invitation: Invitation) -> Invitation:
     permissions.require(permissions.can_grant(actor, invitation.role))
     with transaction.atomic():
         invitation = _lock_open_invitation(invitation.pk)
@@ -176,6 +181,7 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
         invitation.save(update_fields=["revoked_at"])
         audit.record(
             "staff.invitation_revoked",
+            actor=actor,
             target=("accounts.invitation", invitation.pk, invitation.email),
             changes={"email": invitation.email, "role": invitation.role},
         )
@@ -206,8 +212,10 @@ def invitation_check(*, token: str) -> Invitation:
     return _usable_invitation(token)
 
 
-def invitation_accept(*, token: str, full_name: str, password: str) -> User:
-    """Create the invitee's account from a pending invitation (single use)."""
+@write_service
+def invitation_accept(*, actor: Principal, token: str, full_name: str, password: str) -> User:
+    """Create the invitee's account from a pending invitation (single use). ``actor`` is
+    the visitor holding the link; the event names the new account as its actor."""
     full_name = full_name.strip()
     if not full_name:
         raise ValidationError({"full_name": [_("Please enter your name.")]})
@@ -225,12 +233,12 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
-        with audit_context.bind(actor=audit_context.Actor.for_user(user)):
-            audit.record(
-                "staff.invitation_accepted",
-                target=user,
-                changes={"email": user.email, "role": user.role, "invitation": invitation.pk},
-            )
+        audit.record(
+            "staff.invitation_accepted",
+            actor=user,
+            target=user,
+            changes={"email": user.email, "role": user.role, "invitation": invitation.pk},
+        )
     return user
 
 
@@ -238,12 +246,12 @@ def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
-def _lock_for_staff_change(actor: User, user: User) -> tuple[User, User]:
+def _lock_for_staff_change(actor: Principal, user: User) -> tuple[User, User]:
     """Serialise role and status changes of this workspace, then re-read both people:
     the actor may have been demoted or deactivated a moment ago by someone else.
     One workspace-wide lock (taken first, always) means no two changes can deadlock."""
     lock_workspace_policy()
-    fresh_actor = User.objects.get(pk=actor.pk)
+    fresh_actor = User.objects.get(pk=permissions.acting_user(actor).pk)
     permissions.require(fresh_actor.is_active)
     return fresh_actor, _lock_user(user)
 
@@ -264,13 +272,12 @@ def _ensure_another_owner(target: User) -> None:
         )
 
 
-def staff_change_role(*, actor: User, user: User, role: str) -> User:
+@write_service
+def staff_change_role(*, actor: Principal, user: User, role: str) -> User:
     permissions.require(role in Role.values)
     with transaction.atomic():
-        actor, target = _lock_for_staff_change(actor, user)
-        permissions.require(
-            permissions.can_act_on(actor, target) and permissions.can_grant(actor, role)
-        )
+        me, target = _lock_for_staff_change(actor, user)
+        permissions.require(permissions.can_act_on(me, target) and permissions.can_grant(me, role))
         if target.role == role:
             return target
         if target.role == Role.OWNER:
@@ -278,16 +285,19 @@ def staff_change_role(*, actor: User, user: User, role: str) -> User:
         before = target.role
         target.role = role
         target.save(update_fields=["role"])
-        audit.record("staff.role_changed", target=target, changes={"role": [before, role]})
+        audit.record(
+            "staff.role_changed", actor=actor, target=target, changes={"role": [before, role]}
+        )
     return target
 
 
-def staff_deactivate(*, actor: User, user: User) -> User:
+@write_service
+def staff_deactivate(*, actor: Principal, user: User) -> User:
     """Stop ``user`` signing in and end all of their sessions at once."""
     with transaction.atomic():
-        actor, target = _lock_for_staff_change(actor, user)
-        permissions.require(permissions.can_act_on(actor, target))
-        if target.pk == actor.pk:
+        me, target = _lock_for_staff_change(actor, user)
+        permissions.require(permissions.can_act_on(me, target))
+        if target.pk == me.pk:
             raise ValidationError(_("You cannot deactivate your own account."))
         if not target.is_active:
             return target
@@ -299,45 +309,54 @@ def staff_deactivate(*, actor: User, user: User) -> User:
         ended = end_all_sessions(target)
         audit.record(
             "staff.deactivated",
+            actor=actor,
             target=target,
             changes={"is_active": [True, False], "sessions_ended": ended},
         )
     return target
 
 
-def staff_reactivate(*, actor: User, user: User) -> User:
+@write_service
+def staff_reactivate(*, actor: Principal, user: User) -> User:
     with transaction.atomic():
-        actor, target = _lock_for_staff_change(actor, user)
-        permissions.require(permissions.can_act_on(actor, target))
+        me, target = _lock_for_staff_change(actor, user)
+        permissions.require(permissions.can_act_on(me, target))
         if target.is_active:
             return target
         _check_seats(1)
         target.is_active = True
         target.deactivated_at = None
         target.save(update_fields=["is_active", "deactivated_at"])
-        audit.record("staff.reactivated", target=target, changes={"is_active": [False, True]})
+        audit.record(
+            "staff.reactivated", actor=actor, target=target, changes={"is_active": [False, True]}
+        )
     return target
 
 
-def staff_unlock(*, actor: User, user: User) -> int:
+@write_service
+def staff_unlock(*, actor: Principal, user: User) -> int:
     """Clear django-axes' failed sign-ins for ``user`` (from every ip)."""
     permissions.require(permissions.can_act_on(actor, user))
     with transaction.atomic():
         cleared = axes_reset(username=user.email)
-        audit.record("auth.unlocked", target=user, changes={"attempts_cleared": cleared})
+        audit.record(
+            "auth.unlocked", actor=actor, target=user, changes={"attempts_cleared": cleared}
+        )
     return cleared
 
 
-def staff_reset_two_factor(*, actor: User, user: User) -> int:
+@write_service
+def staff_reset_two_factor(*, actor: Principal, user: User) -> int:
     """Remove ``user``'s second factors (lost phone); they set 2FA up again."""
     with transaction.atomic():
-        actor, target = _lock_for_staff_change(actor, user)
-        permissions.require(permissions.can_act_on(actor, target) and target.pk != actor.pk)
+        me, target = _lock_for_staff_change(actor, user)
+        permissions.require(permissions.can_act_on(me, target) and target.pk != me.pk)
         removed = remove_second_factors(target)
         if removed:
             ended = end_all_sessions(target)
             audit.record(
                 "user.2fa_disabled",
+                actor=actor,
                 target=target,
                 changes={"by_admin": True, "sessions_ended": ended},
             )

@@ -18,10 +18,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_otp import login as otp_login
 
+from core.forms import apply_errors
+from core.principal import ANONYMOUS
+
 from .. import ratelimit, selectors, services
 from ..forms import AcceptInvitationForm, SecondFactorForm, SignInForm
 from ..models import User
-from .common import apply_errors
 
 PENDING_KEY = "_accounts_pending_2fa"
 # The second factor must follow the password within this many seconds.
@@ -30,7 +32,7 @@ PENDING_MAX_AGE = 300
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/dashboard.html", {"workspace": request.tenant})
+    return render(request, "accounts/dashboard.html")
 
 
 class SignInView(auth_views.LoginView):
@@ -69,7 +71,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         return lockout(request, None, credentials)
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = services.second_factor_verify(user=user, token=form.cleaned_data["code"])
+        device = services.second_factor_verify(actor=user, token=form.cleaned_data["code"])
         if device is not None:
             request.session.pop(PENDING_KEY, None)
             login(request, user, backend=pending["b"])
@@ -98,7 +100,7 @@ def lockout(request: HttpRequest, response=None, credentials: dict | None = None
 
 @require_GET
 def handoff(request: HttpRequest, token: str) -> HttpResponse:
-    user = services.redeem_handoff_token(token)
+    user = services.handoff_token_redeem(token=token)
     if user is None:
         messages.error(request, _("That sign-in link has expired or was already used."))
         return redirect("accounts:login")
@@ -137,6 +139,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = services.invitation_accept(
+                actor=request.principal,
                 token=token,
                 full_name=form.cleaned_data["full_name"],
                 password=form.cleaned_data["password1"],
@@ -168,7 +171,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form) -> HttpResponse:
-        services.password_reset_request(email=form.cleaned_data["email"])
+        services.password_reset_request(actor=ANONYMOUS, email=form.cleaned_data["email"])
         return redirect(self.success_url)
 
 
@@ -177,7 +180,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form) -> HttpResponse:
         services.password_reset_complete(
-            user=form.user, new_password=form.cleaned_data["new_password1"]
+            actor=form.user, new_password=form.cleaned_data["new_password1"]
         )
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
         return redirect(self.success_url)

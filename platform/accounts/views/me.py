@@ -11,6 +11,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from core.forms import apply_errors, error_messages
+
 from .. import qr, selectors, services
 from ..forms import (
     EmailChangeForm,
@@ -20,7 +22,7 @@ from ..forms import (
     TotpConfirmForm,
 )
 from ..models import UserSession
-from .common import apply_errors, error_messages
+from ..session_tracking import track_session
 
 NEW_CODES_KEY = "_accounts_new_recovery_codes"
 
@@ -39,7 +41,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.profile_update(user=user, **form.cleaned_data)
+            services.profile_update(actor=request.principal, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
@@ -55,7 +57,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.password_change(
-                user=request.user,
+                actor=request.principal,
                 current_password=form.cleaned_data["current_password"],
                 new_password=form.cleaned_data["new_password1"],
                 current_session_key=request.session.session_key,
@@ -66,7 +68,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
             previous_key = request.session.session_key
             # The password hash changed: keep this session valid (it gets a new key).
             update_session_auth_hash(request, request.user)
-            services.session_track(user=request.user, request=request, previous_key=previous_key)
+            track_session(request, request.user, previous_key=previous_key)
             messages.success(
                 request, _("Your password was changed. Other sessions were signed out.")
             )
@@ -80,7 +82,7 @@ def email_change(request: HttpRequest) -> HttpResponse:
     form = EmailChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.email_change_request(user=request.user, **form.cleaned_data)
+            services.email_change_request(actor=request.principal, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
@@ -101,7 +103,7 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
     # GET only shows a button: mail scanners that open links must not make the change.
     if request.method == "POST":
         try:
-            user = services.email_change_confirm(token=token)
+            user = services.email_change_confirm(actor=request.principal, token=token)
         except ValidationError as error:
             return render(
                 request,
@@ -137,11 +139,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if selectors.has_two_factor(user):
         messages.info(request, _("Two-factor authentication is already on."))
         return redirect("accounts:two_factor")
-    device = services.totp_setup_device(user=user)
+    device = services.totp_device_setup(actor=request.principal)
     form = TotpConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         codes = services.totp_enable(
-            user=user,
+            actor=request.principal,
             token=form.cleaned_data["code"],
             current_session_key=request.session.session_key,
         )
@@ -172,7 +174,9 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
     form = PasswordConfirmForm(request.POST)
     if form.is_valid():
         try:
-            services.two_factor_disable(user=request.user, password=form.cleaned_data["password"])
+            services.two_factor_disable(
+                actor=request.principal, password=form.cleaned_data["password"]
+            )
         except ValidationError as error:
             error_messages(request, error)
         else:
@@ -187,7 +191,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Sign in with your second factor first."))
         return redirect("accounts:two_factor")
     try:
-        request.session[NEW_CODES_KEY] = services.recovery_codes_regenerate(user=request.user)
+        request.session[NEW_CODES_KEY] = services.recovery_codes_regenerate(actor=request.principal)
     except ValidationError as error:
         error_messages(request, error)
     else:
@@ -212,7 +216,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
 def session_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.session_revoke(
-            user=request.user, session_id=pk, current_key=request.session.session_key
+            actor=request.principal, session_id=pk, current_key=request.session.session_key
         )
     except UserSession.DoesNotExist:
         messages.error(request, _("That session has already ended."))
@@ -227,7 +231,7 @@ def session_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     ended = services.sessions_revoke_others(
-        user=request.user, current_key=request.session.session_key
+        actor=request.principal, current_key=request.session.session_key
     )
     messages.success(
         request,

@@ -8,12 +8,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.decorators import role_required
+from core.forms import apply_errors, error_messages
+
 from .. import permissions, selectors, services
 from ..forms import InviteForm, RoleForm, StaffFilterForm, WorkspacePolicyForm
 from ..models import Invitation, User
-from .common import apply_errors, error_messages
 
-manager_required = permissions.role_required(permissions.can_manage_staff)
+manager_required = role_required(permissions.can_manage_staff)
 
 
 @manager_required
@@ -44,7 +46,7 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = services.staff_invite(
-                actor=request.user,
+                actor=request.principal,
                 emails=services.parse_emails(form.cleaned_data["emails"]),
                 role=form.cleaned_data["role"],
             )
@@ -68,7 +70,7 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
 def _invitation_action(request: HttpRequest, pk: int, service, done) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=pk)
     try:
-        service(actor=request.user, invitation=invitation)
+        service(actor=request.principal, invitation=invitation)
     except ValidationError as error:
         error_messages(request, error)
     else:
@@ -102,7 +104,7 @@ def staff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "member": member,
             "role_form": RoleForm(initial={"role": member.role}),
-            "can_act": permissions.can_act_on(request.user, member),
+            "can_act": permissions.can_act_on(request.principal, member),
             "locked": selectors.is_locked_out(member),
             "has_2fa": selectors.has_two_factor(member),
             "session_count": selectors.sessions_of(member).count(),
@@ -135,7 +137,7 @@ def staff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in _ACTIONS:
         return redirect("accounts:staff_detail", pk=pk)
     service, done = _ACTIONS[action]
-    kwargs = {"actor": request.user, "user": member}
+    kwargs = {"actor": request.principal, "user": member}
     if action == "role":
         form = RoleForm(request.POST)
         if not form.is_valid():
@@ -158,7 +160,7 @@ def workspace_security(request: HttpRequest) -> HttpResponse:
     form = WorkspacePolicyForm(request.POST or None, initial={"require_2fa": policy.require_2fa})
     if request.method == "POST" and form.is_valid():
         services.workspace_policy_update(
-            actor=request.user, require_2fa=form.cleaned_data["require_2fa"]
+            actor=request.principal, require_2fa=form.cleaned_data["require_2fa"]
         )
         messages.success(request, _("The security policy was saved."))
         return redirect("accounts:workspace_security")

@@ -66,15 +66,19 @@ ACCOUNT_SECURITY_APPS = [
 ]
 SHARED_APPS = [
     "django_tenants",
+    "core",
     "tenants",
     "billing",
+    # accounts before django.contrib.auth: its createsuperuser (through the audited
+    # service) is the one manage.py finds.
+    "accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "accounts",
     "audit",
+    "signup",
     *ACCOUNT_SECURITY_APPS,
 ]
 TENANT_APPS = [
@@ -88,6 +92,8 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [
+    # First: every later step (routing's 404 page, sign-in signals) sees the request id.
+    "core.middleware.RequestContextMiddleware",
     "tenants.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -97,8 +103,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.PrincipalMiddleware",
     "accounts.middleware.UserPreferencesMiddleware",
-    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SessionTrackingMiddleware",
@@ -118,6 +124,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "core.context_processors.workspace",
                 "accounts.context_processors.roles",
             ],
         },
@@ -351,7 +358,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal-sweep": {"task": "audit.tasks.seal_all", "schedule": 60.0},
     "audit-checkpoint": {"task": "audit.tasks.checkpoint_all", "schedule": 60.0 * 60},
     "audit-verify": {"task": "audit.tasks.verify_all", "schedule": 60.0 * 60 * 24},
-    "audit-retention": {"task": "audit.tasks.apply_retention", "schedule": 60.0 * 60 * 24},
+    "audit-retention": {"task": "audit.tasks.retention_apply_all", "schedule": 60.0 * 60 * 24},
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------

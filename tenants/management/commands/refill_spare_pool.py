@@ -2,7 +2,10 @@
 
 from django.core.management.base import BaseCommand
 
-from tenants import pool
+from core.principal import SYSTEM
+
+from ... import pool
+from ...services import spare_pool_refill
 
 
 class Command(BaseCommand):
@@ -12,5 +15,5 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=None)
 
     def handle(self, *args, **options) -> None:
-        made = pool.refill(options["size"])
+        made = spare_pool_refill(actor=SYSTEM, size=options["size"])
         self.stdout.write(f"made {made} spare schema(s); {pool.fresh_spare_count()} ready")

@@ -6,9 +6,11 @@ cannot disable the append-only triggers. See ``audit.roles``.
 """
 
 from django.core.management.base import BaseCommand
-from django.db import connection, transaction
 
-from audit.roles import role_separation_sql
+from core.principal import SYSTEM
+
+from ...roles import role_separation_sql
+from ...services import db_roles_separate
 
 
 class Command(BaseCommand):
@@ -21,11 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--apply", action="store_true", help="Run the SQL, not just print.")
 
     def handle(self, *args, owner, app, retention=None, apply=False, **options) -> None:
-        statements = role_separation_sql(owner=owner, app=app, retention=retention)
         if not apply:
+            statements = role_separation_sql(owner=owner, app=app, retention=retention)
             self.stdout.write(";\n".join(statements) + ";")
             return
-        with transaction.atomic(), connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
+        statements = db_roles_separate(actor=SYSTEM, owner=owner, app=app, retention=retention)
         self.stdout.write(f"{len(statements)} statements applied.")

@@ -5,7 +5,9 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.services import provision_tenant
+from core.principal import SYSTEM
+
+from ...services import tenant_provision
 
 
 class Command(BaseCommand):
@@ -21,7 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            workspace = provision_tenant(
+            workspace = tenant_provision(
+                actor=SYSTEM,
                 name=options["name"],
                 slug=options["slug"],
                 owner_email=options["owner_email"],

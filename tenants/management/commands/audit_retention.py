@@ -6,29 +6,24 @@ checkpoint so that ``verify_audit`` still passes. Refuses a chain that does
 not verify (the evidence is kept).
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from audit.chain import chain_of_workspace, known_chains
-from audit.services import apply_retention_to
+import audit.services as audit
+
+from ..chains import add_chain_arguments, chosen_chains
 
 
 class Command(BaseCommand):
     help = "Remove audit events past their retention period, leaving signed checkpoints."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--tenant", metavar="SLUG", help="Only this workspace's chain.")
+        add_chain_arguments(parser, platform=False)
         parser.add_argument("--dry-run", action="store_true", help="Report, delete nothing.")
 
     def handle(self, *args, tenant=None, dry_run=False, **options):
-        if tenant:
-            chain = chain_of_workspace(tenant)
-            if chain is None:
-                raise CommandError(f"No workspace with the address {tenant!r}.")
-            chains = [chain]
-        else:
-            chains = known_chains()
+        chains = chosen_chains(tenant=tenant)
         refused = 0
-        for days, result in apply_retention_to(chains, dry_run=dry_run):
+        for days, result in audit.retention_apply(chains=chains, dry_run=dry_run):
             name = result.chain or "(platform)"
             if result.refused:
                 refused += 1

@@ -1,4 +1,4 @@
-"""Helpers shared by the account views."""
+"""Form helpers shared by every package's views."""
 
 from django import forms
 from django.contrib import messages
@@ -10,8 +10,8 @@ def apply_errors(form: forms.Form, error: ValidationError) -> None:
     """Show a service's ValidationError on ``form``: by field when it names one of the
     form's fields, else at the top."""
     if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            for message in messages:
+        for field, field_messages in error.message_dict.items():
+            for message in field_messages:
                 form.add_error(field if field in form.fields else None, message)
     else:
         for message in error.messages:

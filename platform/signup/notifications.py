@@ -1,10 +1,18 @@
-"""Emails sent by the tenants module."""
+"""Emails sent by signup: "find my workspace"."""
 
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from .selectors import public_url, workspace_url, workspaces_for_email
+from accounts.selectors import schemas_with_active_account
+from tenants.selectors import Tenant, active_tenants, public_url, workspace_url
+
+
+def workspaces_for_email(email: str) -> list[Tenant]:
+    """Active workspaces where ``email`` has an active account, by name."""
+    tenants = {t.schema_name: t for t in active_tenants()}
+    found = schemas_with_active_account(email, list(tenants))
+    return sorted((tenants[s] for s in found), key=lambda t: t.name.lower())
 
 
 def send_workspace_links(email: str) -> int:

@@ -6,11 +6,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.services import make_handoff_token
-from accounts.views.common import apply_errors
+from accounts.services import handoff_token_make
+from core.forms import apply_errors
+from core.principal import ANONYMOUS
 
 from .forms import FindWorkspaceForm, SignupForm
-from .services import provision_tenant
+from .services import tenant_provision
 from .tasks import email_workspace_links
 
 
@@ -23,11 +24,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            workspace = provision_tenant(**form.cleaned_data)
+            workspace = tenant_provision(actor=ANONYMOUS, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
-            token = make_handoff_token(
+            token = handoff_token_make(
                 schema_name=workspace.tenant.schema_name, user_id=workspace.owner_id
             )
             return redirect(f"{workspace.url}accounts/welcome/{token}/")

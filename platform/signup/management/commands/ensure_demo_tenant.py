@@ -7,8 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from core.principal import SYSTEM
 from tenants.selectors import tenant_for_slug, workspace_url
-from tenants.services import provision_tenant
+
+from ...services import tenant_provision
 
 CREDENTIALS = Path(settings.BASE_DIR) / "var" / "demo-credentials.json"
 
@@ -23,7 +25,8 @@ class Command(BaseCommand):
                 return
             # A fresh random password per machine: no credential lives in the repository.
             credentials = {"email": "owner@demo.example", "password": secrets.token_urlsafe(12)}
-            provision_tenant(
+            tenant_provision(
+                actor=SYSTEM,
                 name="Demo Partners",
                 slug="demo",
                 owner_email=credentials["email"],

@@ -1,0 +1,166 @@
+"""The audit action registry: every action is declared once, with its meaning and sentence.
+
+Each package declares the actions it records in its own ``audit_actions.py``
+(imported by its ``AppConfig.ready``)::
+
+    from audit.registry import declare
+
+    declare(
+        "staff.role_changed",
+        target="accounts.user",
+        description=_("A staff member's role was changed."),
+        sentence=_("%(actor)s changed %(target)s's role from %(role_before)s to %(role_after)s"),
+    )
+
+``audit.services.record`` refuses an undeclared action, so a typo cannot create
+an action that no filter or report knows. The audit page and exports show an
+event as its sentence (``sentence_for``), in the reader's language: the
+template may use ``%(actor)s``, ``%(target)s``, ``%(impersonator)s`` and, for
+each entry of the event's changes, ``%(key)s`` (a plain value) or
+``%(key_before)s`` / ``%(key_after)s`` (a ``{"before", "after"}`` pair or a
+``[before, after]`` list).
+"""
+
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+
+
+class UndeclaredAction(LookupError):
+    """``record`` was called with an action that no package declared."""
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    target: str  # the target's type ("accounts.user"), "" when there is none
+    description: str | Promise
+    sentence: str | Promise
+    # Turns one change value into what a person reads (a role's label, yes/no...).
+    display: Callable[[str, Any], str] | None = None
+    # The module that declared it (``accounts.audit_actions``).
+    source: str = ""
+
+    @property
+    def group(self) -> str:
+        """The entity part of the name (``staff`` of ``staff.invited``)."""
+        return self.name.split(".", 1)[0]
+
+
+_actions: dict[str, Action] = {}
+
+
+def declare(
+    name: str,
+    *,
+    target: str,
+    description: str | Promise,
+    sentence: str | Promise,
+    display: Callable[[str, Any], str] | None = None,
+) -> Action:
+    """Declare ``name`` (``<entity>.<past-tense verb>``). Declaring it twice is an error."""
+    entity, _sep, verb = name.partition(".")
+    if not entity or not verb or name != name.lower():
+        raise ValueError(f"audit action {name!r} is not <entity>.<verb> in lower case")
+    if name in _actions:
+        raise ValueError(f"audit action {name!r} is declared twice")
+    # Who declared it (a package's ``audit_actions``, or a test), for the README's table.
+    source = sys._getframe(1).f_globals.get("__name__", "")
+    action = Action(name, target, description, sentence, display, source)
+    _actions[name] = action
+    return action
+
+
+def get(name: str) -> Action:
+    try:
+        return _actions[name]
+    except KeyError:
+        raise UndeclaredAction(
+            f"audit action {name!r} is not declared: add it to its package's audit_actions.py"
+        ) from None
+
+
+def is_declared(name: str) -> bool:
+    return name in _actions
+
+
+def all_actions() -> list[Action]:
+    """Every declared action, sorted by name."""
+    return sorted(_actions.values(), key=lambda a: a.name)
+
+
+def groups() -> dict[str, list[Action]]:
+    """Declared actions by group (``auth``, ``staff``...), both sorted."""
+    result: dict[str, list[Action]] = {}
+    for action in all_actions():
+        result.setdefault(action.group, []).append(action)
+    return result
+
+
+def matching(query: str) -> list[str]:
+    """Action names that a filter word means: an exact name, a group (``auth`` or
+    ``auth.``), or a prefix of names."""
+    query = query.strip().lower()
+    if not query:
+        return []
+    if query in _actions:
+        return [query]
+    prefix = query if query.endswith(".") else f"{query}."
+    names = [n for n in _actions if n.startswith(prefix)]
+    return names or [n for n in _actions if n.startswith(query)]
+
+
+class _Params(dict):
+    """Sentence parameters; a name the event lacks shows as an ellipsis, not an error."""
+
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def _pair(value: Any) -> tuple[Any, Any] | None:
+    if isinstance(value, Mapping) and set(value) == {"before", "after"}:
+        return value["before"], value["after"]
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return value[0], value[1]
+    return None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if value is None or value == "":
+        return "—"
+    return str(value)
+
+
+def sentence_for(
+    *,
+    action: str,
+    actor: str,
+    target: str = "",
+    impersonator: str = "",
+    changes: Mapping[str, Any] | None = None,
+    show: Callable[[Any], str] = _show,
+) -> str:
+    """The event as a sentence in the active language; an undeclared action (an old
+    event of an action since removed) reads as its name."""
+    declared = _actions.get(action)
+    if declared is None:
+        return f"{actor}: {action} {target}".strip()
+    params = _Params(actor=actor, target=target or "—", impersonator=impersonator)
+    for key, value in (changes or {}).items():
+        pair = _pair(value)
+        render = (lambda v, k=key: declared.display(k, v)) if declared.display else show
+        if pair is not None:
+            params[f"{key}_before"], params[f"{key}_after"] = render(pair[0]), render(pair[1])
+        else:
+            params[key] = render(value)
+    return str(declared.sentence) % params
+
+
+def names(actions: Iterable[Action] | None = None) -> list[str]:
+    return [a.name for a in (actions if actions is not None else all_actions())]

@@ -1,0 +1,196 @@
+"""Who acts: the principal that every service takes as ``*, actor``.
+
+A principal answers four questions, and services ask nothing else of it:
+
+- ``acting_user``: the workspace user whose role the permission checks apply
+  (``None`` for the system, a visitor, vendor staff on the public site, or an
+  app acting alone);
+- ``read_only``: whether it may change anything at all (``require_writable``);
+- ``audit_actor`` / ``audit_impersonator``: how the audit log names it. The
+  actor is on whose behalf the change was made; the impersonator, when there
+  is one, is who really made it (the vendor in a support session, the app
+  acting for a user).
+
+A workspace ``User`` (``accounts.models.User``) is a principal itself. The
+others are here: ``SYSTEM`` (tasks, commands), ``ANONYMOUS`` (a visitor:
+signup, password reset), ``SupportSession`` (a vendor working as a workspace
+user, read-only or read-write) and ``AppPrincipal`` (an OAuth2 app, for a user
+or alone).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar, runtime_checkable
+
+from .errors import ReadOnlyError
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The audit log's picture of a principal: a type, an id and a display string."""
+
+    type: str  # "user" (workspace user), "vendor", "api", "system", "anonymous"
+    id: str = ""
+    display: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id, "display": self.display}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Actor":
+        return cls(
+            type=str(data.get("type", "system")),
+            id=str(data.get("id", "")),
+            display=str(data.get("display", "")),
+        )
+
+
+@runtime_checkable
+class Principal(Protocol):
+    """The acting principal. See the module docstring."""
+
+    @property
+    def acting_user(self) -> Any: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    @property
+    def audit_actor(self) -> Actor: ...
+
+    @property
+    def audit_impersonator(self) -> Actor | None: ...
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """A principal that is no user: the system or a visitor."""
+
+    actor: Actor
+    acting_user: None = None
+    read_only: bool = False
+    audit_impersonator: None = None
+
+    @property
+    def audit_actor(self) -> Actor:
+        return self.actor
+
+
+SYSTEM: Principal = _Fixed(Actor(type="system", display="system"))
+ANONYMOUS: Principal = _Fixed(Actor(type="anonymous", display="anonymous"))
+
+
+def user_actor(user: Any, type: str = "user") -> Actor:
+    """The audit actor for a user row (workspace user or vendor staff)."""
+    return Actor(type=type, id=str(user.pk), display=user.email)
+
+
+SupportMode = Literal["read_only", "read_write"]
+
+
+@dataclass(frozen=True)
+class SupportSession:
+    """A vendor staff member working in a workspace as one of its users.
+
+    Permissions are the user's; ``mode`` makes it read-only or read-write. The
+    audit log shows the user as actor and the vendor as impersonator.
+    """
+
+    user: Any
+    vendor: Actor
+    mode: SupportMode = "read_only"
+    session_id: str = ""
+
+    @property
+    def acting_user(self) -> Any:
+        return self.user
+
+    @property
+    def read_only(self) -> bool:
+        return self.mode != "read_write"
+
+    @property
+    def audit_actor(self) -> Actor:
+        return user_actor(self.user)
+
+    @property
+    def audit_impersonator(self) -> Actor:
+        return self.vendor
+
+
+@dataclass(frozen=True)
+class AppPrincipal:
+    """An OAuth2 app: for a user (authorization code) or alone (client credentials).
+
+    For a user, the user is the actor and the app the impersonator (who really
+    made the call); alone, the app is the actor.
+    """
+
+    app_id: str
+    name: str
+    user: Any = None
+    scopes: frozenset[str] = frozenset()
+    read_only: bool = False
+
+    @property
+    def acting_user(self) -> Any:
+        return self.user
+
+    @property
+    def _app_actor(self) -> Actor:
+        return Actor(type="api", id=self.app_id, display=self.name)
+
+    @property
+    def audit_actor(self) -> Actor:
+        return user_actor(self.user) if self.user is not None else self._app_actor
+
+    @property
+    def audit_impersonator(self) -> Actor | None:
+        return self._app_actor if self.user is not None else None
+
+
+WORKSPACE_ADMIN_ROLES = frozenset({"owner", "admin"})
+
+
+def is_workspace_admin(actor: Any) -> bool:
+    """Whether ``actor`` acts as an active owner or admin of the current workspace."""
+    user = getattr(actor, "acting_user", None)
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.role in WORKSPACE_ADMIN_ROLES
+    )
+
+
+def is_vendor_staff(actor: Any) -> bool:
+    """Whether ``actor`` is a vendor staff member on the public site (not in a workspace)."""
+    return getattr(getattr(actor, "audit_actor", None), "type", "") == "vendor"
+
+
+def require_writable(actor: Principal) -> None:
+    """Raise ``ReadOnlyError`` unless ``actor`` may change things: every write service's
+    first check, before any permission or validation."""
+    if actor.read_only:
+        raise ReadOnlyError
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def write_service(func: Callable[P, R]) -> Callable[P, R]:
+    """Mark a service as a write: it refuses a read-only ``actor`` before doing anything.
+
+    The mark (``__write_service__``) lets a test prove that every write service of
+    every package's public face refuses a read-only principal.
+    """
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        require_writable(kwargs["actor"])  # type: ignore[arg-type]
+        return func(*args, **kwargs)
+
+    wrapper.__write_service__ = True  # type: ignore[attr-defined]
+    return wrapper

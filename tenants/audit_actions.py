@@ -1,0 +1,42 @@
+"""The audit actions of workspaces' lifecycle and the spare-schema pool."""
+
+from django.utils.translation import gettext_lazy as _
+
+from audit.registry import declare
+
+declare(
+    "tenant.created",
+    target="tenants.tenant",
+    description=_("A workspace was created by signup or by an operator."),
+    sentence=_("%(actor)s created the workspace %(target)s"),
+)
+declare(
+    "tenant.activated",
+    target="tenants.tenant",
+    description=_("A workspace was made available (again)."),
+    sentence=_("%(actor)s activated the workspace %(target)s: %(reason)s"),
+)
+declare(
+    "tenant.suspended",
+    target="tenants.tenant",
+    description=_("A workspace was suspended: nobody can use it until it is reactivated."),
+    sentence=_("%(actor)s suspended the workspace %(target)s: %(reason)s"),
+)
+declare(
+    "tenant.deletion_scheduled",
+    target="tenants.tenant",
+    description=_("A workspace was scheduled for deletion."),
+    sentence=_("%(actor)s scheduled the workspace %(target)s for deletion: %(reason)s"),
+)
+declare(
+    "tenant.deleted",
+    target="tenants.tenant",
+    description=_("A workspace was deleted."),
+    sentence=_("%(actor)s deleted the workspace %(target)s: %(reason)s"),
+)
+declare(
+    "tenant.spare_pool_refilled",
+    target="",
+    description=_("Pre-migrated spare schemas were added to the signup pool."),
+    sentence=_("%(actor)s added %(created)s spare schemas to the signup pool"),
+)
