@@ -9,10 +9,10 @@ from django.utils.translation import gettext as _
 
 import audit.services as audit
 from audit import context as audit_context
+from core.outbox import send_after_commit
 from tenants.selectors import current_tenant, workspace_link
 
 from .. import selectors, tokens
-from ..emails import send_after_commit
 from ..models import User
 from .sessions import end_all_sessions
 
@@ -78,7 +78,7 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
         audit.record("user.email_change_requested", target=user, changes={"new_email": new_email})
         send_after_commit(
             to=new_email,
-            template="email_change",
+            template="accounts/email/email_change",
             language=user.language,
             context={
                 "link": workspace_link(tenant.slug, "accounts:email_change_confirm", token),
@@ -110,7 +110,7 @@ def email_change_confirm(*, token: str) -> User:
         audit.record("user.email_changed", target=user, changes={"email": [old, user.email]})
         send_after_commit(
             to=old,
-            template="email_changed",
+            template="accounts/email/email_changed",
             language=user.language,
             context={"new_email": user.email, "workspace": current_tenant().name},
         )

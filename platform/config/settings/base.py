@@ -66,6 +66,7 @@ ACCOUNT_SECURITY_APPS = [
 ]
 SHARED_APPS = [
     "django_tenants",
+    "core",
     "tenants",
     "billing",
     "django.contrib.contenttypes",
