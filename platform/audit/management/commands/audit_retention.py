@@ -6,9 +6,9 @@ checkpoint so that ``verify_audit`` still passes. Refuses a chain that does
 not verify (the evidence is kept).
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from audit.chain import chain_of_workspace, known_chains
+from audit.management.chains import chains_for
 from audit.services import apply_retention_to
 
 
@@ -20,13 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report, delete nothing.")
 
     def handle(self, *args, tenant=None, dry_run=False, **options):
-        if tenant:
-            chain = chain_of_workspace(tenant)
-            if chain is None:
-                raise CommandError(f"No workspace with the address {tenant!r}.")
-            chains = [chain]
-        else:
-            chains = known_chains()
+        chains = chains_for(tenant=tenant)
         refused = 0
         for days, result in apply_retention_to(chains, dry_run=dry_run):
             name = result.chain or "(platform)"

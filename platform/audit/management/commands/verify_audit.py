@@ -10,10 +10,11 @@ linked only because no seal has run since they committed are counted as
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from audit import context
-from audit.chain import chain_of_workspace, known_chains, verify_chains
+from audit.chain import verify_chains
+from audit.management.chains import chains_for
 
 
 class Command(BaseCommand):
@@ -28,15 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tenant=None, platform=False, json=False, no_seal=False, **options):
-        if tenant:
-            chain = chain_of_workspace(tenant)
-            if chain is None:
-                raise CommandError(f"No workspace with the address {tenant!r}.")
-            chains = [chain]
-        elif platform:
-            chains = [""]
-        else:
-            chains = known_chains()
+        chains = chains_for(tenant=tenant, platform=platform)
         started = time.monotonic()
         with context.bind(actor=context.SYSTEM):
             report = verify_chains(chains, seal=not no_seal)
