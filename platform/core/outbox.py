@@ -39,7 +39,6 @@ __all__ = [
     "deliver",
     "is_temporary",
     "render",
-    "retry_or_raise",
     "send_after_commit",
     "send_email",
     "send_now",
@@ -51,6 +50,14 @@ __all__ = [
 RETRY_FIRST_S = 30
 RETRY_MAX_S = 600
 MAX_RETRIES = 20
+
+# The options of every task that sends email: ``@shared_task(**TASK_OPTIONS)``.
+TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "ignore_result": True,
+    "max_retries": MAX_RETRIES,
+}
 
 
 def _language(language: str) -> str:
@@ -118,7 +125,7 @@ def is_temporary(exc: BaseException) -> bool:
     return isinstance(exc, OSError)  # includes the other SMTP errors, timeouts, refusals
 
 
-def retry_or_raise(task, send: Callable[[], int]) -> int:
+def _retry_or_raise(task, send: Callable[[], int]) -> int:
     """Run ``send`` in the bound Celery ``task``; on a temporary failure, schedule the
     task again after the backoff, else (or after ``MAX_RETRIES``) let the error out."""
     try:
@@ -137,15 +144,6 @@ def deliver(task, *, to: str, template: str, context: dict[str, Any], language: 
     For a module's own task that must make the context in the worker (a token that
     should not wait in the broker, a lookup whose timing the request must not show).
     """
-    return retry_or_raise(
+    return _retry_or_raise(
         task, lambda: send_now(to=to, template=template, context=context, language=language)
     )
-
-
-# The options of every task that sends email (``@shared_task(**TASK_OPTIONS)``).
-TASK_OPTIONS: dict[str, Any] = {
-    "bind": True,
-    "acks_late": True,
-    "ignore_result": True,
-    "max_retries": MAX_RETRIES,
-}
