@@ -36,7 +36,6 @@ def ensure_baseline() -> None:
 
     from billing.models import Plan
     from tenants import schemas
-    from tenants.models import SpareSchema
 
     connection.set_schema_to_public()
     if not Plan.objects.exists():
@@ -44,16 +43,7 @@ def ensure_baseline() -> None:
             django_apps, None
         )
     # Spare and tenant schemas whose rows were flushed are orphans: drop them.
-    known = set(SpareSchema.objects.values_list("schema_name", flat=True))
-    known |= set(Tenant.objects.values_list("schema_name", flat=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'spare\\_%%' "
-            "OR nspname LIKE 't\\_%%'"
-        )
-        orphans = [row[0] for row in cursor.fetchall() if row[0] not in known]
-    for name in orphans:
-        schemas.drop_schema(name)
+    _drop_orphan_schemas()
     pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
     for slug, data in WORKSPACES.items():
         if not Tenant.objects.filter(slug=slug).exists():
@@ -70,20 +60,121 @@ def ensure_baseline() -> None:
     pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
 
 
+class BaselineSnapshot:
+    """A copy of the baseline's rows, taken once, put back after each test that committed.
+
+    Such a test ends with Django's flush, which would empty every public table and
+    leave the baseline to be rebuilt: its schemas dropped and four new ones migrated
+    (``ensure_baseline``, seconds each). But the schemas are still there and still
+    right: only rows changed. So the flush does nothing while a snapshot exists, and
+    the restore, in one transaction, deletes the rows of the public tables that the
+    flush would have emptied and of the two workspaces' tables, and copies the
+    snapshot's rows back: a fraction of a second. A schema the snapshot needs that is
+    gone, or a table whose shape changed, makes it give up: the caller flushes and
+    rebuilds as before.
+    """
+
+    SCHEMA = "test_baseline_snapshot"
+
+    def __init__(self) -> None:
+        self.tables: list[tuple[str, str]] = []  # (schema, table); copy: SCHEMA.s<index>
+
+    def take(self) -> None:
+        connection.set_schema_to_public()
+        workspaces = Tenant.objects.filter(slug__in=WORKSPACES).values_list("schema_name")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(%s) "
+                "ORDER BY schemaname, tablename",
+                [[schema for (schema,) in workspaces]],
+            )
+            tables = [("public", t) for t in _flushed_tables(connection)] + cursor.fetchall()
+            cursor.execute(f"DROP SCHEMA IF EXISTS {self.SCHEMA} CASCADE")
+            cursor.execute(f"CREATE SCHEMA {self.SCHEMA}")
+            for index, (schema, table) in enumerate(tables):
+                cursor.execute(f'CREATE TABLE {self.SCHEMA}.s{index} AS TABLE "{schema}"."{table}"')
+        self.tables = tables
+
+    def restore(self) -> bool:
+        """Put the baseline's rows back; False (and nothing changed) when it cannot."""
+        from django.contrib.contenttypes.models import ContentType
+        from django.db import DatabaseError, transaction
+
+        from tenants.models import SpareSchema
+
+        connection.set_schema_to_public()
+        if not self.tables or {schema for schema, _ in self.tables} - _namespaces():
+            return False
+        # Spares the test made (a signup's refill) are whole, migrated schemas: kept.
+        spares = list(SpareSchema.objects.values_list("schema_name", "fingerprint"))
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+                for index, (schema, table) in enumerate(self.tables):
+                    cursor.execute(f'DELETE FROM "{schema}"."{table}"')
+                    cursor.execute(
+                        f'INSERT INTO "{schema}"."{table}" SELECT * FROM {self.SCHEMA}.s{index}'
+                    )
+        except DatabaseError:
+            return False
+        ContentType.objects.clear_cache()  # a test may have cached other rows' ids
+        # A spare that a test claimed was renamed into its workspace: out of the pool.
+        existing = _namespaces()
+        SpareSchema.objects.exclude(schema_name__in=existing).delete()
+        pooled = set(SpareSchema.objects.values_list("schema_name", flat=True))
+        SpareSchema.objects.bulk_create(
+            SpareSchema(schema_name=name, fingerprint=fingerprint)
+            for name, fingerprint in spares
+            if name in existing and name not in pooled
+        )
+        _drop_orphan_schemas()
+        pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
+        return True
+
+
+def _namespaces() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _drop_orphan_schemas() -> None:
+    """Drop the spare and workspace schemas that no row knows (a flushed or a test's own)."""
+    from tenants import schemas
+    from tenants.models import SpareSchema
+
+    known = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    known |= set(Tenant.objects.values_list("schema_name", flat=True))
+    for name in _namespaces():
+        if name.startswith(("spare_", "t_")) and name not in known:
+            schemas.drop_schema(name)
+
+
+def _flushed_tables(connection) -> list[str]:
+    """The tables Django's flush empties here: every public table but the audit log's."""
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    return [t for t in tables if not t.startswith("audit_")]
+
+
+BASELINE = BaselineSnapshot()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_spares_the_audit_log():
     """Django ends a test that committed for real with a flush (TRUNCATE of every
     table). The audit tables refuse TRUNCATE by design, so the flush leaves them
-    out; their rows stay, as they would in production."""
+    out; their rows stay, as they would in production. While the baseline has a
+    snapshot, the flush leaves every table alone: the restore resets them."""
     from django.core.management.commands import flush
 
     def sql_flush(style, connection, reset_sequences=True, allow_cascade=False):
-        tables = connection.introspection.django_table_names(
-            only_existing=True, include_views=False
-        )
-        tables = [t for t in tables if not t.startswith("audit_")]
+        if BASELINE.tables:
+            return []
         return connection.ops.sql_flush(
-            style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            style,
+            _flushed_tables(connection),
+            reset_sequences=reset_sequences,
+            allow_cascade=allow_cascade,
         )
 
     patcher = pytest.MonkeyPatch()
@@ -96,6 +187,7 @@ def _flush_spares_the_audit_log():
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         ensure_baseline()
+        BASELINE.take()
 
 
 @pytest.fixture(autouse=True)
@@ -118,12 +210,26 @@ def _committed_for_real(item: pytest.Item) -> bool:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """After a test that committed for real, and after Django's flush that ends
-    it, restore the baseline (a hook, because fixture teardown runs before the flush)."""
+    it, restore the baseline (a hook, because fixture teardown runs before the flush):
+    from the snapshot when it can, else rebuilt (and snapshotted again)."""
     yield
-    # After the last test the test database is gone: nothing to restore.
-    if _committed_for_real(item) and nextitem is not None:
+    if _committed_for_real(item) and nextitem is not None:  # else the database is gone
         with item.config.stash[blocking_manager_key].unblock():
-            ensure_baseline()
+            if not BASELINE.restore():
+                _flush_now()
+                ensure_baseline()
+                BASELINE.take()
+
+
+def _flush_now() -> None:
+    """What Django's flush would have done (the patched one defers to the restore)."""
+    from django.core.management.color import no_style
+
+    connection.set_schema_to_public()
+    statements = connection.ops.sql_flush(no_style(), _flushed_tables(connection))
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
 
 
 @pytest.fixture

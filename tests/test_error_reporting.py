@@ -57,10 +57,10 @@ def test_exception_is_reported_without_secrets(public_client, sentry_events, set
 
 
 def test_failed_task_is_reported_without_its_arguments(sentry_events):
-    from accounts.tasks import send_templated_email
+    from core.tasks import send_email
 
     link = "https://alpha.localhost/invite/one-time-token-value/"
-    result = send_templated_email.apply(
+    result = send_email.apply(
         kwargs={"to": "nina@alpha.test", "template": "no-such-template", "language": "en",
                 "context": {"link": link}},
     )  # fmt: skip

@@ -29,6 +29,7 @@ NOT_WRITES = {
     "audit.services.export_recorded": "records a read: read-only principals may export",
     "audit.services.known_chains": "reads",
     "audit.services.retention_days": "reads",
+    "audit.services.retention_periods": "reads",
     # The log's own maintenance, run by the system (beat, commands): it links, signs and
     # trims the chains and is deliberately not itself an audited use case.
     "audit.services.seal_chain": "log maintenance",

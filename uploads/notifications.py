@@ -1,38 +1,44 @@
 """Telling a tenant's admins that an upload was blocked (the in-app notice is the
-blocked list on the documents page; this sends the email)."""
+blocked list on the documents page; this queues the emails, through the outbox)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.utils.translation import gettext as _
 
 from accounts.selectors import STAFF_MANAGERS
+from core import outbox
 from tenants.selectors import current_tenant, workspace_link
 
 from .models import Document
 
 
-def admin_emails() -> list[str]:
+def admin_recipients() -> list[tuple[str, str]]:
+    """``(email, language)`` of every active owner and admin of the current workspace."""
     User = get_user_model()
-    admins = User.objects.filter(is_active=True, role__in=STAFF_MANAGERS)
-    return list(admins.values_list("email", flat=True))
+    admins = User.objects.filter(is_active=True, role__in=STAFF_MANAGERS).order_by("pk")
+    return list(admins.values_list("email", "language"))
 
 
 def email_admins_about_blocked(document: Document) -> int:
-    recipients = admin_emails()
+    """Queue one email per admin, each in the admin's language; the number queued.
+    Call after the block committed."""
+    recipients = admin_recipients()
     if not recipients:
         return 0
     tenant = current_tenant()  # in the scan task: read by schema, not the FakeTenant
-    uploader = document.uploaded_by.email if document.uploaded_by else _("unknown")
-    subject = _("Atrium blocked an infected upload in %(workspace)s") % {"workspace": tenant.name}
-    body = _(
-        "The file “%(name)s”, uploaded by %(uploader)s, was blocked by the virus scanner "
-        "(%(signature)s). It was removed and cannot be downloaded.\n\nDocuments: %(url)s\n"
-    ) % {
+    context = {
+        "workspace": tenant.name,
         "name": document.name,
-        "uploader": uploader,
+        "uploader": document.uploaded_by.email if document.uploaded_by else "",
         "signature": document.signature,
         "url": workspace_link(tenant.slug, "uploads:list"),
     }
-    return send_mail(subject, body, None, recipients)
+    for email, language in recipients:
+        outbox.send_email(
+            to=email,
+            template="uploads/email/blocked",
+            context=context,
+            language=language or settings.LANGUAGE_CODE,
+        )
+    return len(recipients)

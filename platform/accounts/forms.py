@@ -2,7 +2,7 @@
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -54,23 +54,28 @@ class StaffFilterForm(forms.Form):
     )
 
 
-class AcceptInvitationForm(forms.Form):
+class NewPasswordMixin(SetPasswordMixin):
+    """A new password typed twice, as typed (never stripped: spaces are part of it),
+    and one check that the two are the same (Django's ``SetPasswordMixin``). The
+    strength check stays in the services."""
+
+    error_messages = {"password_mismatch": _("The two passwords differ.")}
+
+    @staticmethod
+    def new_password_fields(label1: str, label2: str) -> tuple[forms.CharField, forms.CharField]:
+        fields = SetPasswordMixin.create_password_fields(label1, label2)
+        for field in fields:
+            field.help_text = ""  # the page explains the rules itself
+        return fields
+
+
+class AcceptInvitationForm(NewPasswordMixin, forms.Form):
     full_name = forms.CharField(label=_("Your name"), max_length=150)
-    password1 = forms.CharField(
-        label=_("Password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label=_("Password again"),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+    password1, password2 = NewPasswordMixin.new_password_fields(_("Password"), _("Password again"))
 
     def clean(self):
-        data = super().clean()
-        if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", _("The two passwords differ."))
-        return data
+        self.validate_passwords()
+        return super().clean()
 
 
 def _time_zones() -> list[tuple[str, str]]:
@@ -90,7 +95,7 @@ class ProfileForm(forms.Form):
         self.fields["time_zone"].choices = _time_zones()
 
 
-class PasswordChangeForm(forms.Form):
+class PasswordChangeForm(NewPasswordMixin, forms.Form):
     """Current password plus the new one twice (the service checks both)."""
 
     current_password = forms.CharField(
@@ -98,22 +103,13 @@ class PasswordChangeForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    new_password1 = forms.CharField(
-        label=_("New password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    new_password2 = forms.CharField(
-        label=_("New password again"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    new_password1, new_password2 = NewPasswordMixin.new_password_fields(
+        _("New password"), _("New password again")
     )
 
     def clean(self):
-        data = super().clean()
-        if data.get("new_password1") and data.get("new_password1") != data.get("new_password2"):
-            self.add_error("new_password2", _("The two passwords differ."))
-        return data
+        self.validate_passwords("new_password1", "new_password2")
+        return super().clean()
 
 
 class EmailChangeForm(forms.Form):

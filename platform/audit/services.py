@@ -44,6 +44,7 @@ __all__ = [
     "retention_apply",
     "retention_apply_chain",
     "retention_days",
+    "retention_periods",
     "retention_set",
     "seal_chain",
     "verify_chain",
@@ -235,23 +236,30 @@ def db_roles_separate(
 # --- retention override ----------------------------------------------------------
 
 
+def retention_periods(chains: list[str]) -> dict[str, int]:
+    """How many days each of ``chains`` keeps its events (its override, else
+    ``AUDIT_RETENTION_DAYS``), read in one query."""
+    overrides = dict(AuditRetention.objects.filter(chain__in=chains).values_list("chain", "days"))
+    return {chain: overrides.get(chain) or settings.AUDIT_RETENTION_DAYS for chain in chains}
+
+
 def retention_days(*, chain: str) -> int:
     """How many days ``chain`` keeps its events (override, else ``AUDIT_RETENTION_DAYS``)."""
-    override = AuditRetention.objects.filter(chain=chain).values_list("days", flat=True).first()
-    return override or settings.AUDIT_RETENTION_DAYS
+    return retention_periods([chain])[chain]
 
 
 def retention_apply(
     *, chains: list[str], dry_run: bool = False
 ) -> list[tuple[int, RetentionResult]]:
-    """Apply each chain's retention period (``retention_days``): the system's job.
+    """Apply each chain's retention period (``retention_periods``): the system's job.
 
     Returns ``(days, result)`` per chain; a chain that does not verify is
     refused (``result.refused``) and keeps every event.
     """
+    periods = retention_periods(chains)
     return [
-        (days, retention_apply_chain(chain=chain, days=days, dry_run=dry_run))
-        for chain, days in ((chain, retention_days(chain=chain)) for chain in chains)
+        (periods[chain], retention_apply_chain(chain=chain, days=periods[chain], dry_run=dry_run))
+        for chain in chains
     ]
 
 

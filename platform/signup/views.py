@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -41,7 +42,7 @@ def find_workspace(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # Looked up and mailed in the background: the answer and its timing are
         # the same whether or not the address has any workspace.
-        email_workspace_links.delay(form.cleaned_data["email"])
+        email_workspace_links.delay(form.cleaned_data["email"], translation.get_language())
         return render(
             request,
             "public/find_workspace_sent.html",

@@ -1,26 +1,19 @@
-"""Account emails go through the worker: queued on commit, rendered in the recipient's
-language from the message a worker receives, retried while the mail server is down."""
-
-import smtplib
+"""Account emails go through the outbox (core.outbox, tested in tests/core): queued on
+commit, rendered in the recipient's language from the message a worker receives,
+retried while the mail server is down; a reset token never waits in the broker."""
 
 import pytest
 from celery.exceptions import Retry
 from django.core import mail
-from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from accounts.models import Invitation, User
-from accounts.tasks import is_temporary, send_templated_email
-from config.celery import app as celery_app
-from tests.conftest import client_for, next_task
+from accounts.tasks import send_password_reset
+from tests.conftest import PASSWORD, client_for, next_task
+from tests.core.helpers import call_as_worker, run_as_worker, smtp_at
 from uploads.clamd_process import free_port
 
 from .helpers import link_path
-
-
-def run_as_worker(message) -> None:
-    task = celery_app.tasks[message.name]
-    task.apply(args=message.args, kwargs=message.kwargs).get()
 
 
 def test_invitation_email_is_sent_by_the_worker(tenant_a, admin_client_a, on_commit, real_broker):
@@ -28,6 +21,7 @@ def test_invitation_email_is_sent_by_the_worker(tenant_a, admin_client_a, on_com
         admin_client_a.post("/staff/invite/", {"emails": "nina@alpha.test", "role": "admin"})
     assert mail.outbox == []  # nothing is sent in the request
     message = next_task(real_broker)
+    assert message.name == "core.tasks.send_email"
     assert message.kwargs["to"] == "nina@alpha.test"
     run_as_worker(message)
     [sent] = mail.outbox
@@ -60,38 +54,26 @@ def test_reset_is_queued_for_any_address_and_mailed_in_the_users_language(
     assert link_path(sent, "/accounts/reset/")
 
 
-@pytest.mark.parametrize(
-    ("error", "retried"),
-    [
-        (ConnectionRefusedError(), True),
-        (smtplib.SMTPServerDisconnected("gone"), True),
-        (smtplib.SMTPResponseException(451, b"try later"), True),
-        (smtplib.SMTPRecipientsRefused({"a@x.test": (450, b"mailbox busy")}), True),
-        (smtplib.SMTPRecipientsRefused({"a@x.test": (550, b"no such user")}), False),
-        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), False),
-        (ValueError("a bug"), False),
-    ],
-)
-def test_only_temporary_mail_failures_are_retried(error, retried):
-    assert is_temporary(error) is retried
+def test_email_change_is_mailed_in_the_users_language(tenant_a, member_a, on_commit, real_broker):
+    from accounts.services import email_change_request
+
+    with schema_context(tenant_a.schema_name):
+        User.objects.filter(pk=member_a.pk).update(language="de")
+        member_a.refresh_from_db()
+        with on_commit():
+            email_change_request(actor=member_a, new_email="m2@alpha.test", password=PASSWORD)
+    message = next_task(real_broker)
+    assert message.name == "core.tasks.send_email"
+    assert message.kwargs["language"] == "de" and message.kwargs["to"] == "m2@alpha.test"
 
 
-@override_settings(
-    EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-    EMAIL_HOST="127.0.0.1",
-    EMAIL_PORT=free_port(),  # nothing listens there: connection refused
-    EMAIL_TIMEOUT=2,
-)
-def test_unreachable_mail_server_is_retried_not_lost(real_broker):
-    kwargs = {"to": "a@alpha.test", "template": "email_changed", "language": "en",
-              "context": {"new_email": "b@alpha.test", "workspace": "Alpha"}}  # fmt: skip
-    send_templated_email.push_request(retries=0, is_eager=False, called_directly=False)
-    try:
-        with pytest.raises(Retry):
-            send_templated_email(**kwargs)
-    finally:
-        send_templated_email.pop_request()
-    retry = next_task(real_broker)  # the retry waits on the broker
-    assert retry.name == "accounts.tasks.send_templated_email"
+def test_a_reset_retried_after_a_mail_failure_still_carries_no_token(
+    tenant_a, member_a, real_broker
+):
+    kwargs = {"schema_name": tenant_a.schema_name, "email": member_a.email}
+    with smtp_at(free_port()), pytest.raises(Retry):  # nothing listens there
+        call_as_worker(send_password_reset, **kwargs)
+    retry = next_task(real_broker)
+    assert retry.name == "accounts.tasks.send_password_reset"
+    # Only the address and workspace: the next try makes a new token and link.
     assert retry.kwargs == kwargs and retry.headers["retries"] == 1
-    assert retry.headers["eta"]  # after RETRY_FIRST_S, not at once

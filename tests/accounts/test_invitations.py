@@ -115,6 +115,46 @@ def test_invitee_sets_name_and_password_and_lands_signed_in(tenant_a, admin_clie
     assert "already accepted" in again.content.decode()
 
 
+def test_a_password_with_outer_spaces_is_kept_as_typed(tenant_a, admin_client_a, on_commit):
+    """Both fields keep their spaces: the second one used to be stripped, so such a
+    password was always "different" from itself."""
+    invite(admin_client_a, on_commit, "spacey@example.com")
+    path = link_path(last_mail_to("spacey@example.com"), "/invite/")
+    password = " Fresh-secret-42 "
+    response = client_for(tenant_a).post(
+        path, {"full_name": "Spacey", "password1": password, "password2": password}
+    )
+    assert response.status_code == 302, response.content.decode()
+    with schema_context(tenant_a.schema_name):
+        user = User.objects.get(email="spacey@example.com")
+        assert user.check_password(password) and not user.check_password(password.strip())
+
+
+@pytest.mark.parametrize(
+    ("form", "fields"),
+    [
+        ("AcceptInvitationForm", {"full_name": "X", "password1": "{a}", "password2": "{b}"}),
+        (
+            "PasswordChangeForm",
+            {"current_password": "c", "new_password1": "{a}", "new_password2": "{b}"},
+        ),
+    ],
+)
+def test_both_password_forms_refuse_two_different_passwords_alike(form, fields):
+    from accounts import forms
+
+    def bound(a: str, b: str):
+        data = {k: v.format(a=a, b=b) for k, v in fields.items()}
+        return getattr(forms, form)(data)
+
+    different = bound("Fresh-secret-42", "Fresh-secret-43")
+    assert not different.is_valid()
+    [(field, errors)] = different.errors.items()
+    assert field.endswith("password2") and errors == ["The two passwords differ."]
+    assert bound(" Fresh-secret-42", " Fresh-secret-42").is_valid()
+    assert not bound("Fresh-secret-42 ", "Fresh-secret-42").is_valid()  # a space counts
+
+
 def test_weak_password_on_acceptance_changes_nothing(tenant_a, admin_client_a, on_commit):
     invite(admin_client_a, on_commit, "weak@example.com")
     path = link_path(last_mail_to("weak@example.com"), "/invite/")

@@ -252,7 +252,7 @@ def test_retention_refuses_a_tampered_chain(lone_chain):
     assert AuditEvent.objects.filter(pk=events[0].pk).exists()
 
 
-def test_daily_retention_task_survives_a_refused_chain(lone_chain, monkeypatch, caplog):
+def test_daily_retention_task_survives_a_refused_chain(lone_chain, settings, caplog):
     """A chain that does not verify is refused and logged; the periodic task returns
     normally instead of exiting, which would take its Celery worker down."""
     from audit.tasks import retention_apply_all as retention_task
@@ -263,7 +263,7 @@ def test_daily_retention_task_survives_a_refused_chain(lone_chain, monkeypatch, 
     _without_trigger(
         "audit_auditevent", "UPDATE audit_auditevent SET action = 'x' WHERE id = %s", [events[0].pk]
     )
-    monkeypatch.setattr(audit, "retention_days", lambda *, chain: 0)  # everything is due
+    settings.AUDIT_RETENTION_DAYS = 0  # everything is due
     with pytest.raises(SystemExit):
         call_command("audit_retention")  # operators still get a failing exit code
     assert retention_task.apply().successful()
@@ -280,6 +280,32 @@ def test_retention_command_uses_the_per_tenant_period(tenant_a, capsys):
     assert audit.retention_days(chain=tenant_a.schema_name) == 30
     call_command("audit_retention", tenant="alpha", dry_run=True)
     assert AuditEvent.objects.filter(pk=old.pk).exists()  # 30 days have not passed
+
+
+def test_retention_reads_every_chains_period_in_one_query(tenant_a, tenant_b, lone_chain):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditRetention
+
+    AuditRetention.objects.create(chain=tenant_a.schema_name, days=30)
+    AuditRetention.objects.create(chain=tenant_b.schema_name, days=400)
+    chains = [tenant_a.schema_name, tenant_b.schema_name, lone_chain.schema_name, ""]
+    with CaptureQueriesContext(connection) as queries:
+        applied = audit.retention_apply(chains=chains, dry_run=True)
+    assert [(days, result.chain) for days, result in applied] == [
+        (30, tenant_a.schema_name), (400, tenant_b.schema_name),
+        (365, lone_chain.schema_name), (365, ""),
+    ]  # fmt: skip
+    assert sum("audit_auditretention" in q["sql"] for q in queries.captured_queries) == 1
+
+
+@pytest.mark.parametrize("command", ["verify_audit", "audit_retention"])
+def test_audit_commands_refuse_an_unknown_workspace_alike(db, command):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No workspace with the address 'nowhere'"):
+        call_command(command, tenant="nowhere")
 
 
 def test_verify_audit_command_json_and_exit_code(lone_chain, tenant_a, capsys):

@@ -40,3 +40,23 @@ def test_malformed_email_is_a_field_error(public_client):
     assert response.status_code == 200
     assert b"valid email" in response.content
     assert mail.outbox == []
+
+
+def test_links_are_mailed_by_the_outbox_in_the_visitors_language(
+    public_client, tenant_a, real_broker
+):
+    from tests.conftest import next_task
+    from tests.core.helpers import run_as_worker
+
+    tenant_a.name = 'Müller & Söhne <"O\'Brien">'  # text email: not HTML-escaped
+    tenant_a.save(update_fields=["name"])
+    email = WORKSPACES["alpha"]["owner_email"]
+    public_client.post("/find-workspace/", {"email": email}, HTTP_ACCEPT_LANGUAGE="de")
+    message = next_task(real_broker)
+    assert message.name == "signup.tasks.email_workspace_links"
+    assert message.args == [email, "de"]
+    assert mail.outbox == []  # looked up and sent by the worker
+    run_as_worker(message)
+    [sent] = mail.outbox
+    assert sent.subject == "Ihre Atrium-Arbeitsbereiche"
+    assert f"- {tenant_a.name}: http://alpha.localhost/" in sent.body

@@ -143,6 +143,40 @@ def test_admins_are_emailed_from_the_worker_with_only_the_schema_name(
     assert f"{tenant_a.slug}." in message.body  # the workspace's documents link
 
 
+def test_each_admin_is_mailed_through_the_outbox_in_their_language(
+    fs_storage, owner_client_a, tenant_a, owner_a, real_broker, django_capture_on_commit_callbacks
+):
+    from accounts.models import User
+    from tests.accounts.helpers import make_user
+    from tests.core.helpers import run_as_worker
+
+    admin = make_user(tenant_a, "admin@alpha.test", role="admin", language="en")
+    make_user(tenant_a, "member@alpha.test", role="member")  # not told
+    with schema_context(tenant_a.schema_name):
+        User.objects.filter(pk=owner_a.pk).update(language="de")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post_upload(owner_client_a, 'Q&A <"v2"> o\'clock.exe', EICAR)
+    document_id = response.json()["documents"][0]["id"]
+    with schema_context(tenant_a.schema_name), django_capture_on_commit_callbacks(execute=True):
+        assert services.document_scan(actor=SYSTEM, document_id=document_id) is services.ScanOutcome.BLOCKED
+    messages = [next_task(real_broker), next_task(real_broker)]
+    assert {m.name for m in messages} == {"core.tasks.send_email"}
+    assert {(m.kwargs["to"], m.kwargs["language"]) for m in messages} == {
+        (owner_a.email, "de"),
+        (admin.email, "en"),
+    }
+    assert mail.outbox == []  # sent by the worker, not by the scan
+    for message in messages:
+        run_as_worker(message)
+        message.ack()
+    sent = {m.to[0]: m for m in mail.outbox}
+    assert sent[owner_a.email].subject.startswith("Atrium hat einen infizierten Upload")
+    assert sent[admin.email].subject.startswith("Atrium blocked an infected upload")
+    name = doc(tenant_a, document_id).name
+    assert "&" in name and "'" in name
+    assert all(name in m.body and "&amp;" not in m.body for m in mail.outbox)  # text: unescaped
+
+
 def test_unscanned_document_is_not_downloadable(
     any_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
 ):

@@ -8,12 +8,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
+from core.outbox import send_after_commit
 from core.principal import Principal, write_service
 from core.workspace import current as current_workspace
 from tenants.selectors import current_tenant, workspace_link
 
 from .. import selectors, tokens
-from ..emails import send_after_commit
 from ..models import User
 from ..permissions import acting_user, credential_owner
 from .sessions import end_all_sessions
@@ -97,7 +97,7 @@ def email_change_request(*, actor: Principal, new_email: str, password: str) -> 
         )
         send_after_commit(
             to=new_email,
-            template="email_change",
+            template="accounts/email/email_change",
             language=user.language,
             context={
                 "link": workspace_link(tenant.slug, "accounts:email_change_confirm", token),
@@ -133,7 +133,7 @@ def email_change_confirm(*, actor: Principal, token: str) -> User:
         )
         send_after_commit(
             to=old,
-            template="email_changed",
+            template="accounts/email/email_changed",
             language=user.language,
             context={"new_email": user.email, "workspace": current_tenant().name},
         )

@@ -19,11 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit.services as audit
+from core.outbox import send_after_commit
 from core.principal import Principal, write_service
 from tenants.selectors import current_tenant, workspace_link
 
 from .. import permissions, selectors, tokens
-from ..emails import send_after_commit
 from ..models import Invitation, User
 from .security import lock_workspace_policy, remove_second_factors
 from .sessions import end_all_sessions
@@ -61,7 +61,7 @@ def _send_invitation(invitation: Invitation, token: str, inviter: User) -> None:
     tenant = current_tenant()
     send_after_commit(
         to=invitation.email,
-        template="invitation",
+        template="accounts/email/invitation",
         context={
             "workspace": tenant.name,
             "inviter": inviter.full_name or inviter.email,
