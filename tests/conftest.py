@@ -129,6 +129,13 @@ class BaselineSnapshot:
         )
         _drop_orphan_schemas()
         pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
+        # The pool is the one part of the baseline that moves: the snapshot follows it.
+        index = self.tables.index(("public", SpareSchema._meta.db_table))
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.SCHEMA}.s{index}")
+            cursor.execute(
+                f"INSERT INTO {self.SCHEMA}.s{index} SELECT * FROM {SpareSchema._meta.db_table}"
+            )
         return True
 
 

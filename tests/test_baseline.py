@@ -20,9 +20,6 @@ def namespaces() -> set[str]:
 
 
 def test_restore_puts_back_public_and_workspace_rows_and_keeps_the_schemas():
-    # Snapshot now: earlier tests' signups claimed spares, and the pool refilled with
-    # new ones that a snapshot from the session's start does not know.
-    BASELINE.take()
     schemas_before = namespaces()
     spares_before = set(SpareSchema.objects.values_list("schema_name", flat=True))
     plans_before = set(Plan.objects.values_list("pk", "name"))
