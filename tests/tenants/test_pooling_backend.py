@@ -123,3 +123,19 @@ def test_settings_refuse_an_unknown_pooling_mode():
     )  # fmt: skip
     assert result.returncode != 0
     assert "DATABASE_POOLING must be 'session' or 'transaction'" in result.stderr
+
+
+def test_pool_refill_takes_no_session_lock_when_pooled(db, monkeypatch, pooled):
+    """A session-level advisory lock would stay on a pooler's server connection: in
+    transaction mode the refill locks for its transaction only."""
+    from tenants import pool
+
+    monkeypatch.setattr(connection, "transaction_pooling", True)
+    # Another client holds the refill lock for its transaction: this refill stands back.
+    with transaction.atomic(using=ALIAS), pooled.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [pool._REFILL_LOCK_ID])
+        with CaptureQueriesContext(connection) as captured:
+            assert pool.refill(size=50) == 0
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "pg_try_advisory_xact_lock" in sql
+    assert "pg_try_advisory_lock" not in sql and "pg_advisory_unlock" not in sql
