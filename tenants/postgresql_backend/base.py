@@ -27,13 +27,15 @@ POOLING_MODES = ("session", "transaction")
 # Statements sent for transaction control: never preceded by the path (in an aborted
 # transaction only these may run).
 _TRANSACTION_CONTROL = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|COMMIT|BEGIN)\b", re.I)
-# Statements PostgreSQL refuses inside a transaction block: run as they are. None of
-# them reads tenant rows (run migrations against the server directly, see
-# deploy/scaling.md).
+# Statements PostgreSQL refuses inside a transaction block: run as they are. They read
+# no rows, but an index built CONCURRENTLY finds its table by the session's path: run
+# migrations on a direct connection (deploy/scaling.md).
 _NO_TRANSACTION = re.compile(
-    r"\s*(CREATE\s+DATABASE|DROP\s+DATABASE|VACUUM|ALTER\s+SYSTEM|CREATE\s+TABLESPACE"
-    r"|DROP\s+TABLESPACE|REINDEX\s+(SYSTEM|DATABASE)|.*\bCONCURRENTLY\b)",
-    re.I | re.S,
+    r"\s*(CREATE\s+DATABASE|DROP\s+DATABASE|VACUUM|ALTER\s+SYSTEM"
+    r"|(CREATE|DROP)\s+TABLESPACE|REINDEX\s+(SYSTEM|DATABASE)"
+    r"|CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY"
+    r"|REINDEX\s+\(?[^;]*\bCONCURRENTLY)\b",
+    re.I,
 )
 
 SET_LOCAL_PATH = "SELECT set_config('search_path', %s, true)"
