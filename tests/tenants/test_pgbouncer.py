@@ -166,9 +166,9 @@ def load(site: Site, expected: dict[str, dict]) -> Counter:
     hosts = list(expected)
     by_schema = {v["schema"]: v for v in expected.values()}
 
-    def judge(host_or_schema_answer: dict, want: dict, how: str) -> None:
-        got = {k: host_or_schema_answer.get(k) for k in ("schema", "emails", "count")}
-        verdict = "ok" if got == want else ("error" if "error" in host_or_schema_answer else "leak")
+    def judge(answer: dict, want: dict, how: str) -> None:
+        got = {k: answer.get(k) for k in ("schema", "emails", "count")}
+        verdict = "ok" if got == want else ("error" if "error" in answer else "leak")
         with lock:
             outcome[verdict] += 1
             outcome[f"{verdict} ({how})"] += 1
