@@ -130,7 +130,8 @@ def test_pool_refill_takes_no_session_lock_when_pooled(db, monkeypatch, pooled):
     transaction mode the refill locks for its transaction only."""
     from tenants import pool
 
-    monkeypatch.setattr(connection, "transaction_pooling", True)
+    # The wrapper itself, not the ``connection`` proxy (whose undo would delete it).
+    monkeypatch.setattr(connections["default"], "transaction_pooling", True)
     # Another client holds the refill lock for its transaction: this refill stands back.
     with transaction.atomic(using=ALIAS), pooled.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [pool._REFILL_LOCK_ID])
