@@ -10,7 +10,11 @@ Two gunicorn servers (2 sync workers each, one at a time) serve ``_site.views.co
 * plain: the same settings without the tenant middleware, with Django's plain
   PostgreSQL backend, requests to the public host;
 * stock: django-tenants' own ``TenantMainMiddleware`` with its default
-  ``TENANT_LIMIT_SET_CALLS = False``, one workspace host.
+  ``TENANT_LIMIT_SET_CALLS = False``, one workspace host;
+* pooled, pooled mixed: tenant and mixed with ``DATABASE_POOLING=transaction``, through
+  a pgbouncer in transaction mode on loopback (``tenants.pgbouncer_process``, as many
+  server connections as gunicorn workers); compared with tenant and mixed, which
+  connect directly in the default session mode.
 
 wrk (16 connections, 2 threads) warms each server up, then loads it for a fixed
 duration; the variants take turns for ``BENCH_ROUNDS`` rounds and the median
@@ -18,14 +22,17 @@ is reported (the ratio is the median of each round's ratio). Separately,
 in-process, the statements one tenant request sends are counted at two
 levels: Django's (what ``CaptureQueriesContext`` sees) and the driver's (every
 statement psycopg sends; the test client skips Django's per-request connection
-health check, which costs both variants the same under gunicorn).
+health check, which costs both variants the same under gunicorn). The pooled mode's
+statements are counted the same way in a process of its own (its settings differ),
+per request and per transaction.
 
-Run: ``.venv/bin/python bench/routing.py`` (or ``make bench B=routing``; wrk comes from
-Debian's ``wrk`` package). Env: ``BENCH_DURATION`` (seconds per measurement,
-default 10), ``BENCH_ROUNDS`` (default 3), ``BENCH_HOSTS`` (default 50). Last line:
-one JSON object.
+Run: ``.venv/bin/python bench/routing.py`` (or ``make bench B=routing``; wrk and
+pgbouncer come from Debian's ``wrk`` and ``pgbouncer`` packages). Env:
+``BENCH_DURATION`` (seconds per measurement, default 10), ``BENCH_ROUNDS`` (default 3),
+``BENCH_HOSTS`` (default 50). Last line: one JSON object.
 """
 
+import json
 import os
 import re
 import shutil
@@ -36,16 +43,19 @@ import sys
 import tempfile
 import time
 import urllib.request
+from urllib.parse import urlsplit
 
 import _common
 
 from core.principal import SYSTEM
+from tenants.pgbouncer_process import PgBouncerProcess, pgbouncer_binary
 
 DB_NAME = "bench_routing"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARMUP = 3
 CONNECTIONS = 16
+WORKERS = 2  # gunicorn sync workers (and pgbouncer server connections)
 SLUG = "acme"
 HOSTS = int(os.environ.get("BENCH_HOSTS", "50"))
 
@@ -53,6 +63,8 @@ HOSTS = int(os.environ.get("BENCH_HOSTS", "50"))
 def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: install Debian's wrk package (make bench does).")
+    if not pgbouncer_binary():
+        raise SystemExit("pgbouncer is missing: install Debian's pgbouncer (make bench does).")
     env = _common.use_environment(DB_NAME, "_site.settings_tenant")
     _common.recreate_database(DB_NAME)
     _common.flush_redis()
@@ -94,21 +106,47 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
+    pooled_counts = count_pooled(env, [tenant_host])
+    pooled_mixed_counts = count_pooled(env, mixed_hosts)
+    print("transaction pooling, one workspace host:")
+    for key, value in pooled_counts.items():
+        print(f"  {key:<44} {value}")
+    print(f"transaction pooling, {len(mixed_hosts)} workspace hosts in turn:")
+    for key, value in pooled_mixed_counts.items():
+        print(f"  {key:<44} {value}")
+
+    server = urlsplit(_common.server_url())
+    bouncer = PgBouncerProcess(
+        server_host=server.hostname or "127.0.0.1", server_port=server.port or 5432,
+        server_user=server.username or "atrium", pool_size=WORKERS,
+    )  # fmt: skip
+    bouncer.start()
+    pooled_env = {
+        "DATABASE_POOLING": "transaction",
+        "DATABASE_URL": bouncer.url(DB_NAME, server.username or "atrium"),
+    }
     variants = {
-        "plain": ("_site.settings_plain", [plain_host], "0"),
-        "tenant": ("_site.settings_tenant", [tenant_host], "1"),
-        "mixed": ("_site.settings_tenant", mixed_hosts, "1"),
-        "stock": ("_site.settings_stock", [tenant_host], "1"),
+        "plain": ("_site.settings_plain", [plain_host], "0", {}),
+        "tenant": ("_site.settings_tenant", [tenant_host], "1", {}),
+        "mixed": ("_site.settings_tenant", mixed_hosts, "1", {}),
+        "stock": ("_site.settings_stock", [tenant_host], "1", {}),
+        "pooled": ("_site.settings_tenant", [tenant_host], "1", pooled_env),
+        "pooled_mixed": ("_site.settings_tenant", mixed_hosts, "1", pooled_env),
     }
     names = list(variants)
     rps: dict[str, list[float]] = {name: [] for name in names}
-    for round_no in range(ROUNDS):
-        # Rotated each round so that no variant always runs first or last.
-        for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
-            settings_module, hosts, body = variants[name]
-            figure = serve_and_load(env, settings_module, hosts, body)
-            rps[name].append(figure)
-            print(f"round {round_no + 1}: {name:<6} {figure:8.0f} req/s  ({len(hosts)} host(s))")
+    try:
+        for round_no in range(ROUNDS):
+            # Rotated each round so that no variant always runs first or last.
+            for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
+                settings_module, hosts, body, extra_env = variants[name]
+                figure = serve_and_load({**env, **extra_env}, settings_module, hosts, body)
+                rps[name].append(figure)
+                print(
+                    f"round {round_no + 1}: {name:<12} {figure:8.0f} req/s  ({len(hosts)} host(s))"
+                )
+    finally:
+        bouncer.close()
 
     # The machine is shared: each round's ratio compares figures taken minutes apart at
     # most, and the median of the rounds is reported.
@@ -121,8 +159,25 @@ def main() -> None:
     ratio = ratios["tenant"]
     print("\nmedian of rounds:")
     for name in names:
-        print(f"  {name:<6} {figures[name]:8.0f} req/s   ratio to plain {ratios[name]:.2f}")
+        print(f"  {name:<12} {figures[name]:8.0f} req/s   ratio to plain {ratios[name]:.2f}")
     print(f"target ratio >= 0.9: {'met' if ratio >= 0.9 else 'NOT MET'}")
+    # Through pgbouncer in transaction mode / direct in session mode, per round.
+    pooled_ratio = median(p / d for p, d in zip(rps["pooled"], rps["tenant"], strict=True))
+    pooled_mixed_ratio = median(
+        p / d for p, d in zip(rps["pooled_mixed"], rps["mixed"], strict=True)
+    )
+    pooled_tenancy = max(
+        pooled_counts["tenancy statements per transaction"],
+        pooled_mixed_counts["tenancy statements per transaction"],
+    )
+    print(
+        f"pooled / direct: one host {pooled_ratio:.2f}, hosts in turn {pooled_mixed_ratio:.2f}"
+        f"; target >= 0.85: {'met' if min(pooled_ratio, pooled_mixed_ratio) >= 0.85 else 'NOT MET'}"
+    )
+    print(
+        f"target <= 1 tenancy statement per transaction when pooled: "
+        f"{'met' if pooled_tenancy <= 1 else 'NOT MET'} ({pooled_tenancy})"
+    )
     tenancy = max(counts["tenancy statements per request"],
                   mixed_counts["tenancy statements per request"])  # fmt: skip
     lookups = max(counts["host lookup statements per request"],
@@ -149,14 +204,45 @@ def main() -> None:
             "stock_ratio": round(ratios["stock"], 3),
             "mixed_sql_per_request": mixed_counts["statements per request (Django)"],
             "mixed_tenancy_sql_per_request": mixed_counts["tenancy statements per request"],
+            "pooled_rps": round(figures["pooled"]),
+            "pooled_ratio": round(pooled_ratio, 3),
+            "pooled_mixed_rps": round(figures["pooled_mixed"]),
+            "pooled_mixed_ratio": round(pooled_mixed_ratio, 3),
+            "pooled_sql_per_request": pooled_counts["statements per request (Django)"],
+            "pooled_tenancy_sql_per_transaction": pooled_tenancy,
+            "pooled_transactions_per_request": pooled_counts["transactions per request"],
         }
     )
 
 
-def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
-    """Statements per tenant request (to ``hosts`` in turn) once routes are cached."""
-    import psycopg
+def count_pooled(env: dict, hosts: list[str]) -> dict[str, float]:
+    """``count_statements`` in a process started with ``DATABASE_POOLING=transaction``
+    (direct to PostgreSQL: what is counted is what the backend sends)."""
+    result = subprocess.run(
+        # Not run as a script: bench/ first on sys.path would shadow the uploads package.
+        [sys.executable, "-c", "import sys, routing; routing.count_pooled_main(sys.argv[1:])",
+         *hosts],
+        env={**env, "DATABASE_POOLING": "transaction"}, cwd=_common.ROOT,
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    if result.returncode:
+        raise SystemExit(f"counting in pooled mode failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def count_pooled_main(hosts: list[str]) -> None:
+    _common.setup()
     from django.db import connection
+
+    assert connection.transaction_pooling, "DATABASE_POOLING=transaction expected"
+    print(json.dumps(count_statements(hosts)))
+
+
+def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
+    """Statements per tenant request (to ``hosts`` in turn) once routes are cached, and
+    transactions per request (those Django commits or rolls back: none in autocommit)."""
+    import psycopg
+    from django.db import connection, connections
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -164,13 +250,25 @@ def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
     for client in clients:
         assert client.get("/").content == b"1"
     wire: list[str] = []
+    ends: list[str] = []
     original = psycopg.Cursor.execute
+    backend = type(connections["default"])
+    commit, rollback = backend._commit, backend._rollback
 
     def counting_execute(self, query, *args, **kwargs):
         wire.append(query if isinstance(query, str) else str(query))
         return original(self, query, *args, **kwargs)
 
+    def counting_commit(self):
+        ends.append("commit")
+        return commit(self)
+
+    def counting_rollback(self):
+        ends.append("rollback")
+        return rollback(self)
+
     psycopg.Cursor.execute = counting_execute
+    backend._commit, backend._rollback = counting_commit, counting_rollback
     try:
         with CaptureQueriesContext(connection) as captured:
             for n in range(requests):
@@ -178,13 +276,17 @@ def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
                 assert response.status_code == 200 and response.content == b"1"
     finally:
         psycopg.Cursor.execute = original
+        backend._commit, backend._rollback = commit, rollback
     sql = [q["sql"] for q in captured.captured_queries]
+    tenancy = sum("search_path" in s for s in sql)
     return {
         "statements per request (Django)": len(sql) / requests,
         "statements per request (driver)": len(wire) / requests,
-        "tenancy statements per request": sum("search_path" in s for s in sql) / requests,
+        "tenancy statements per request": tenancy / requests,
         "host lookup statements per request": sum("tenants_domain" in s for s in wire) / requests,
         "view statements per request": sum("accounts_user" in s for s in sql) / requests,
+        "transactions per request": len(ends) / requests,
+        "tenancy statements per transaction": tenancy / len(ends) if ends else 0.0,
     }
 
 
@@ -194,7 +296,7 @@ def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str)
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(WORKERS), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning", "--chdir", str(_common.ROOT),
         ],
         env={**env, "DJANGO_SETTINGS_MODULE": settings_module},

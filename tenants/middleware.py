@@ -24,7 +24,9 @@ def _activate(tenant: Tenant) -> None:
     the schema really in force: the backend clears it when the connection is
     closed or a transaction or savepoint is rolled back (which reverts a
     ``SET``), and then the next query sets the path again. A different schema
-    always goes through ``set_tenant``.
+    always goes through ``set_tenant``. With ``DATABASE_POOLING=transaction`` the
+    backend keeps no session path and sets it in every transaction anyway; this then
+    only spares the ContentType cache.
     """
     if connection.schema_name == tenant.schema_name and connection.include_public_schema:
         connection.tenant = tenant

@@ -78,29 +78,43 @@ def refill(size: int | None, *, actor: Principal) -> int:
     """
     size = settings.TENANT_SPARE_POOL_SIZE if size is None else size
     connection.set_schema_to_public()
+    if getattr(connection, "transaction_pooling", False):
+        # Behind a transaction-mode pooler a session lock stays on whichever server
+        # connection took it (and the unlock may reach another): one transaction, and
+        # a lock that ends with it.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_REFILL_LOCK_ID])
+                if not cursor.fetchone()[0]:
+                    return 0
+            return _top_up(size, actor)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_REFILL_LOCK_ID])
         if not cursor.fetchone()[0]:
             return 0
     try:
-        discard_stale_spares()
-        made = 0
-        fresh = SpareSchema.objects.filter(fingerprint=schemas.current_fingerprint()).count()
-        while fresh + made < size:
-            make_spare()
-            made += 1
-        if made:
-            logger.info("spare schema pool: made %d, now %d", made, fresh + made)
-            with transaction.atomic():
-                audit.record(
-                    "tenant.spare_pool_refilled",
-                    actor=actor,
-                    changes={"created": made, "ready": fresh + made},
-                )
-        return made
+        return _top_up(size, actor)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_REFILL_LOCK_ID])
+
+
+def _top_up(size: int, actor: Principal) -> int:
+    discard_stale_spares()
+    made = 0
+    fresh = SpareSchema.objects.filter(fingerprint=schemas.current_fingerprint()).count()
+    while fresh + made < size:
+        make_spare()
+        made += 1
+    if made:
+        logger.info("spare schema pool: made %d, now %d", made, fresh + made)
+        with transaction.atomic():
+            audit.record(
+                "tenant.spare_pool_refilled",
+                actor=actor,
+                changes={"created": made, "ready": fresh + made},
+            )
+    return made
 
 
 def fresh_spare_count() -> int:

@@ -126,6 +126,18 @@ ensure_wrk_installed() {
     log "wrk is missing: install Debian's wrk package for bench/routing.py"
 }
 
+# pgbouncer (transaction pooling) sits between the app and PostgreSQL in the tests of
+# DATABASE_POOLING (tests/tenants/test_pgbouncer.py) and in bench/routing.py; they start
+# their own instance on loopback (tenants/pgbouncer_process.py).
+ensure_pgbouncer_installed() {
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] && return
+  if can_apt; then
+    apt_install "for the connection-pooling tests" pgbouncer
+  else
+    log "pgbouncer is missing: the connection-pooling tests will be skipped (install Debian's pgbouncer)"
+  fi
+}
+
 start_redis() {
   if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL; not starting Redis"; return; fi
   ensure_redis_installed
@@ -192,9 +204,9 @@ stop_clamd() {
 case "${1:-}" in
   start) start_postgres; start_redis; start_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
-  # the translation-completeness test.
-  test-deps) ensure_chromium_installed; ensure_gettext_installed ;;
-  bench-deps) ensure_wrk_installed ;;
+  # the translation-completeness test, pgbouncer for the connection-pooling tests.
+  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_pgbouncer_installed ;;
+  bench-deps) ensure_wrk_installed; ensure_pgbouncer_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true

@@ -142,7 +142,22 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, safe behind PgBouncer's transaction pooling when asked:
+# DATABASE_POOLING=transaction sets the tenant's search_path per transaction (SET LOCAL),
+# never per session; "session" (direct connections, PgBouncer in session mode) keeps
+# the path while the schema is unchanged. See deploy/scaling.md.
+DATABASES["default"]["ENGINE"] = "tenants.postgresql_backend"
+DATABASE_POOLING = (env("DATABASE_POOLING") or "session").strip().lower()
+if DATABASE_POOLING not in {"session", "transaction"}:
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLING must be 'session' or 'transaction', not {DATABASE_POOLING!r}."
+    )
+DATABASES["default"]["POOLING"] = DATABASE_POOLING
+if DATABASE_POOLING == "transaction":
+    # Each view in one transaction: one SET LOCAL per request rather than per statement.
+    DATABASES["default"]["ATOMIC_REQUESTS"] = True
+    # A server-side cursor outlives the transaction only on its own server connection.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

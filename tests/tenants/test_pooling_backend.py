@@ -1,0 +1,143 @@
+"""The backend's transaction-pooling mode, statement by statement, on a direct
+connection: the path is set with SET LOCAL once per transaction, before its first
+statement, and nothing is ever set for the session (what a pooler would hand on)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from core.principal import SYSTEM
+from tenants.postgresql_backend.base import DatabaseWrapper
+
+ALIAS = "pooled"
+
+
+@pytest.fixture
+def pooled(db):
+    """A second connection to the test database, in transaction-pooling mode."""
+    wrapper = DatabaseWrapper({**connection.settings_dict, "POOLING": "transaction"}, ALIAS)
+    connections[ALIAS] = wrapper
+    yield wrapper
+    wrapper.close()
+    del connections[ALIAS]
+
+
+def _path_statements(captured) -> list[str]:
+    """The statements that set a path (SET search_path, set_config)."""
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith(("SET search_path", "SELECT set_config('search_path'"))
+    ]
+
+
+def _session_path(wrapper) -> str:
+    """The session-level search_path, read outside any transaction and past the backend."""
+    with wrapper.connection.cursor() as cursor:
+        return cursor.execute("SHOW search_path").fetchone()[0]
+
+
+def test_one_set_local_per_transaction_and_never_a_session_path(pooled, tenant_a):
+    pooled.set_tenant(tenant_a)
+    with CaptureQueriesContext(pooled) as captured:
+        for _ in range(2):
+            with transaction.atomic(using=ALIAS), pooled.cursor() as cursor:
+                cursor.execute("SELECT current_setting('search_path')")
+                assert cursor.fetchone()[0] == f'"{tenant_a.schema_name}","public"'
+                cursor.execute("SELECT email FROM accounts_user")
+                assert cursor.fetchall() == [("owner@alpha.test",)]
+    assert (
+        _path_statements(captured)
+        == ["SELECT set_config('search_path', '\"t_alpha\",\"public\"', true)"] * 2
+    )
+    assert all("SET search_path" not in sql for sql in _path_statements(captured))
+    assert "t_alpha" not in _session_path(pooled)
+
+
+def test_a_statement_in_autocommit_gets_a_transaction_with_the_path(pooled, tenant_a, tenant_b):
+    pooled.set_tenant(tenant_b)
+    assert pooled.get_autocommit()
+    with pooled.cursor() as cursor:
+        cursor.execute("SELECT email FROM accounts_user")
+        assert cursor.fetchall() == [("owner@beta.test",)]
+        cursor.execute("SELECT current_setting('search_path')")
+        assert cursor.fetchone()[0] == f'"{tenant_b.schema_name}","public"'
+    assert pooled.get_autocommit() and not pooled.in_atomic_block
+    assert "t_beta" not in _session_path(pooled)
+
+
+def test_the_path_follows_the_tenant_inside_a_transaction(pooled, tenant_a, tenant_b):
+    with transaction.atomic(using=ALIAS), pooled.cursor() as cursor:
+        for tenant, email in ((tenant_a, "owner@alpha.test"), (tenant_b, "owner@beta.test")):
+            pooled.set_tenant(tenant)
+            cursor.execute("SELECT email FROM accounts_user")
+            assert cursor.fetchall() == [(email,)]
+
+
+def test_a_rolled_back_savepoint_does_not_lose_the_path(pooled, tenant_a):
+    """A SET LOCAL issued after a savepoint dies with it; the next statement sets it again."""
+    pooled.set_tenant(tenant_a)
+    with transaction.atomic(using=ALIAS), pooled.cursor() as cursor:
+        with pytest.raises(RuntimeError), transaction.atomic(using=ALIAS):
+            cursor.execute("SELECT 1 FROM accounts_user")
+            raise RuntimeError
+        cursor.execute("SELECT email FROM accounts_user")
+        assert cursor.fetchall() == [("owner@alpha.test",)]
+
+
+def test_a_failed_autocommit_statement_leaves_the_connection_usable(pooled, tenant_a):
+    pooled.set_tenant(tenant_a)
+    with pytest.raises(Exception, match="no_such_table"), pooled.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
+    assert pooled.get_autocommit()
+    with pooled.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_user")
+        assert cursor.fetchone() == (1,)
+
+
+def test_session_mode_is_django_tenants_unchanged(db, tenant_a):
+    assert connection.transaction_pooling is False
+    connection.set_tenant(tenant_a)
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert _path_statements(captured) == ['SET search_path = "t_alpha","public"']
+
+
+def test_an_unknown_pooling_mode_is_refused(db):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOLING"):
+        DatabaseWrapper({**connection.settings_dict, "POOLING": "statement"}, "bad")
+
+
+def test_settings_refuse_an_unknown_pooling_mode():
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_POOLING": "statement", "DJANGO_DEBUG": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "platform")])
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.settings.base"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "DATABASE_POOLING must be 'session' or 'transaction'" in result.stderr
+
+
+def test_pool_refill_takes_no_session_lock_when_pooled(db, monkeypatch, pooled):
+    """A session-level advisory lock would stay on a pooler's server connection: in
+    transaction mode the refill locks for its transaction only."""
+    from tenants import pool
+
+    # The wrapper itself, not the ``connection`` proxy (whose undo would delete it).
+    monkeypatch.setattr(connections["default"], "transaction_pooling", True)
+    # Another client holds the refill lock for its transaction: this refill stands back.
+    with transaction.atomic(using=ALIAS), pooled.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [pool._REFILL_LOCK_ID])
+        with CaptureQueriesContext(connection) as captured:
+            assert pool.refill(50, actor=SYSTEM) == 0
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "pg_try_advisory_xact_lock" in sql
+    assert "pg_try_advisory_lock" not in sql and "pg_advisory_unlock" not in sql
