@@ -1,0 +1,64 @@
+"""Per task: the log context, Sentry tags, one JSON log line and the outcome count.
+
+Connected to Celery's signals by ``config.celery``. The line has the task's name, id,
+outcome and duration, never its arguments or return value (emails' links carry
+one-time tokens). The workspace is the task's ``schema_name`` argument when it has one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from celery.signals import task_postrun, task_prerun
+
+from . import logs
+
+task_logger = logging.getLogger(logs.TASK_LOGGER)
+_running: dict[str, tuple[float, object]] = {}
+
+
+def _workspace(kwargs: dict | None, args: tuple | None) -> str:
+    schema = (kwargs or {}).get("schema_name")
+    return schema if isinstance(schema, str) else ""
+
+
+def _on_prerun(task_id=None, task=None, args=None, kwargs=None, **_extra) -> None:
+    import sentry_sdk
+
+    from audit.context import current
+
+    ctx = current()  # bound by audit.celery_context (connected earlier, runs first)
+    actor = f"{ctx.actor.type}:{ctx.actor.id}" if ctx.actor.id else ctx.actor.type
+    workspace = _workspace(kwargs, args)
+    token = logs.activate(request_id=ctx.request_id, workspace=workspace, actor=actor)
+    _running[task_id] = (time.perf_counter(), token)
+    sentry_sdk.set_tag("request_id", ctx.request_id)
+    sentry_sdk.set_tag("workspace", workspace or "public")
+    sentry_sdk.set_tag("task", getattr(task, "name", ""))
+
+
+def _on_postrun(task_id=None, task=None, state=None, **_extra) -> None:
+    from .metrics import count_task
+
+    started, token = _running.pop(task_id, (None, None))
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    name = getattr(task, "name", "?")
+    outcome = (state or "unknown").lower()
+    count_task(name, outcome)
+    task_logger.log(
+        logging.ERROR if outcome == "failure" else logging.INFO,
+        "task",
+        extra={"task": name, "task_id": task_id, "outcome": outcome,
+               "duration_ms": round(seconds * 1000, 2)},
+    )  # fmt: skip
+    if token is not None:
+        # A token from another context (should not happen) cannot be reset: drop it.
+        with contextlib.suppress(ValueError):
+            logs.deactivate(token)
+
+
+def connect() -> None:
+    task_prerun.connect(_on_prerun, weak=False, dispatch_uid="config.task_prerun")
+    task_postrun.connect(_on_postrun, weak=False, dispatch_uid="config.task_postrun")
