@@ -92,7 +92,7 @@ def scan_backlog(schema_names: list[str]) -> tuple[int, float | None]:
     )
     parts = [one.format(connection.ops.quote_name(name)) for name in schema_names]
     union = " UNION ALL ".join(parts)
-    head = "SELECT coalesce(sum(n), 0), extract(epoch FROM now() - min(oldest))"
+    head = "SELECT coalesce(sum(n), 0), extract(epoch FROM statement_timestamp() - min(oldest))"
     sql = f"{head} FROM ({union}) AS s"
     with connection.cursor() as cursor:
         cursor.execute(sql, [waiting] * len(parts))

@@ -242,7 +242,7 @@ def seal_lag_seconds() -> float:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT extract(epoch FROM now() - min(e.occurred_at))
+            SELECT extract(epoch FROM statement_timestamp() - min(e.occurred_at))
             FROM audit_auditevent e
             WHERE e.id > (SELECT coalesce(max(id), 0) FROM audit_auditevent) - %s
               AND NOT EXISTS (SELECT 1 FROM audit_auditchainlink l WHERE l.event_id = e.id)
