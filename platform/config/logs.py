@@ -103,6 +103,9 @@ class JsonFormatter(_JsonFormatter):
 
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
+    def formatException(self, ei) -> str:
+        return redact_text(super().formatException(ei))
+
     def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
         super().add_fields(log_data, record, message_dict)
         ctx = current()
@@ -114,11 +117,37 @@ class JsonFormatter(_JsonFormatter):
         log_data.pop("server_time", None)
 
 
+# One-time tokens as they appear in any text: Django's signed values (``signing.dumps``:
+# payload:timestamp:signature, our emailed links) and password-reset tokens.
+_SECRET_TEXT = [
+    re.compile(r"[A-Za-z0-9_\-]{8,}:[A-Za-z0-9]{4,}:[A-Za-z0-9_\-]{20,}"),
+    re.compile(r"\b[0-9a-z]{1,13}-[0-9a-f]{20,}\b"),
+    re.compile(r"(/reset/)[^/\s\"']+/[^/\s\"']+"),
+]
+
+
+def redact_text(text: str) -> str:
+    """``text`` with anything shaped like a one-time token masked."""
+    for pattern in _SECRET_TEXT:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
+    return text
+
+
 class RedactRequestPaths(logging.Filter):
     """Django's ``django.request`` and ``django.server`` lines name the raw path
-    ("Not Found: /invite/<token>/"): mask it as the request line does."""
+    ("Not Found: /invite/<token>/"): mask it as the request line does. Any other
+    line (a library's, e.g. django-axes naming ``path_info``) has token-shaped
+    text masked (``redact_text``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        self._mask_paths(record)
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+    def _mask_paths(self, record: logging.LogRecord) -> None:
         request = getattr(record, "request", None)
         if request is not None and isinstance(record.args, tuple):
             raw = getattr(request, "path", None)
@@ -131,7 +160,6 @@ class RedactRequestPaths(logging.Filter):
                 _mask_request_line(arg) if i == 0 and isinstance(arg, str) else arg
                 for i, arg in enumerate(record.args)
             )
-        return True
 
 
 def _mask_request_line(line: str) -> str:
@@ -170,5 +198,7 @@ def logging_config(level: str = "INFO") -> dict:
             "celery.worker.strategy": {"level": "WARNING"},
             # Health checks log each failure with its traceback; the probe answer says it.
             "health_check": {"level": "ERROR"},
+            # django-axes narrates every successful sign-in; failures and lockouts stay.
+            "axes": {"level": "WARNING"},
         },
     }

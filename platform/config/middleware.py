@@ -38,6 +38,12 @@ def is_internal_host(request: HttpRequest) -> bool:
     return True
 
 
+def _workspace(request: HttpRequest) -> str:
+    """The schema name of the request's workspace ("" on the public site)."""
+    tenant = getattr(request, "tenant", None)
+    return tenant.schema_name if tenant is not None else ""
+
+
 def _actor(request: HttpRequest) -> str:
     """``type:id`` of the signed-in user, if the request looked at it; never an email."""
     user = getattr(request, "_cached_user", None)
@@ -83,10 +89,9 @@ class OpsMiddleware:
         return response
 
     def _finish(self, request, response, request_id: str, seconds: float) -> None:
-        tenant = getattr(request, "tenant", None)
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match is not None else "<unrouted>"
-        logs.update(workspace=tenant.slug if tenant is not None else "", actor=_actor(request))
+        logs.update(workspace=_workspace(request), actor=_actor(request))
         if not response.has_header("X-Request-ID"):
             response["X-Request-ID"] = request_id
         metrics.observe_request(
@@ -110,9 +115,8 @@ def _sentry_tags(request: HttpRequest):
     """An event processor: the workspace is known only once routing ran."""
 
     def processor(event: dict, hint: dict) -> dict:
-        tenant = getattr(request, "tenant", None)
         tags = event.setdefault("tags", {})
-        tags["workspace"] = tenant.slug if tenant is not None else "public"
+        tags["workspace"] = _workspace(request) or "public"
         return event
 
     return processor

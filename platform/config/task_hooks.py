@@ -2,12 +2,14 @@
 
 Connected to Celery's signals by ``config.celery``. The line has the task's name, id,
 outcome and duration, never its arguments or return value (emails' links carry
-one-time tokens). The workspace is the task's ``schema_name`` argument when it has one.
+one-time tokens). The workspace (its schema name, as in the request lines) is the
+task's ``schema_name`` argument when it has one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import time
 
@@ -19,8 +21,15 @@ task_logger = logging.getLogger(logs.TASK_LOGGER)
 _running: dict[str, tuple[float, object]] = {}
 
 
-def _workspace(kwargs: dict | None, args: tuple | None) -> str:
+def _workspace(task, args: tuple | None, kwargs: dict | None) -> str:
+    """The task's ``schema_name`` argument (by keyword or position), else ""."""
     schema = (kwargs or {}).get("schema_name")
+    if schema is None and args:
+        try:
+            bound = inspect.signature(task.run).bind_partial(*args, **(kwargs or {}))
+        except (TypeError, ValueError):
+            return ""
+        schema = bound.arguments.get("schema_name")
     return schema if isinstance(schema, str) else ""
 
 
@@ -31,7 +40,7 @@ def _on_prerun(task_id=None, task=None, args=None, kwargs=None, **_extra) -> Non
 
     ctx = current()  # bound by audit.celery_context (connected earlier, runs first)
     actor = f"{ctx.actor.type}:{ctx.actor.id}" if ctx.actor.id else ctx.actor.type
-    workspace = _workspace(kwargs, args)
+    workspace = _workspace(task, args, kwargs)
     token = logs.activate(request_id=ctx.request_id, workspace=workspace, actor=actor)
     _running[task_id] = (time.perf_counter(), token)
     sentry_sdk.set_tag("request_id", ctx.request_id)
