@@ -43,9 +43,9 @@ def _on_prerun(task_id=None, task=None, args=None, kwargs=None, **_extra) -> Non
     workspace = _workspace(task, args, kwargs)
     token = logs.activate(request_id=ctx.request_id, workspace=workspace, actor=actor)
     _running[task_id] = (time.perf_counter(), token)
-    sentry_sdk.set_tag("request_id", ctx.request_id)
-    sentry_sdk.set_tag("workspace", workspace or "public")
-    sentry_sdk.set_tag("task", getattr(task, "name", ""))
+    if sentry_sdk.get_client().is_active():  # its Celery integration isolates each task
+        sentry_sdk.set_tag("request_id", ctx.request_id)
+        sentry_sdk.set_tag("workspace", workspace or "public")
 
 
 def _on_postrun(task_id=None, task=None, state=None, **_extra) -> None:

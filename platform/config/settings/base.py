@@ -432,5 +432,4 @@ if SENTRY_DSN:
         dsn=SENTRY_DSN,
         environment=env("SENTRY_ENVIRONMENT", "production"),
         traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
-        release=env("SENTRY_RELEASE") or None,
     )
