@@ -145,3 +145,49 @@ def test_backup_age_check_reads_the_backup_status_contract(tenant_a, tenant_b, s
     assert 9 * 3600 <= summary.oldest_age_seconds < 9 * 3600 + 60
     with pytest.raises(ValueError):
         backup_status.record_success(schema_name="t_x", finished_at=now.replace(tzinfo=None))
+
+
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
+def test_deep_celery_check_passes_when_a_worker_answers(tmp_path, settings):
+    """A real worker (``python -m config.worker``) on the test broker answers the ping
+    and serves the default queue."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    from config.celery import app
+
+    queue = f"test-health-{uuid.uuid4().hex[:8]}"
+    default_queue = app.conf.task_default_queue
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", DJANGO_DEBUG="1",
+               CELERY_BROKER_URL=settings.CELERY_BROKER_URL)  # fmt: skip
+    command = [sys.executable, "-m", "config.worker", "-P", "solo", "-Q", queue,
+               "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle"]  # fmt: skip
+    log = tmp_path / "worker.log"
+    root = Path(__file__).resolve().parents[2]
+    with log.open("wb") as out:
+        worker = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=out)
+    app.conf.task_default_queue = queue  # the queue the check expects a worker for
+    try:
+        check = health.CeleryWorkers()
+        deadline = time.monotonic() + 60
+        while True:
+            assert worker.poll() is None, log.read_text()
+            try:
+                check.run()
+                break
+            except health.ServiceUnavailable:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+        worker.terminate()
+        worker.wait(timeout=30)
+        with pytest.raises(health.ServiceUnavailable):
+            health.CeleryWorkers().run()  # and fails again once it is gone
+    finally:
+        app.conf.task_default_queue = default_queue
+        if worker.poll() is None:
+            worker.kill()
