@@ -26,9 +26,11 @@ INTERNAL = {"/healthz/deep": health.deep, "/metrics": metrics.metrics_view}
 def is_internal_host(request: HttpRequest) -> bool:
     """The raw Host header (not validated: this runs before ``ALLOWED_HOSTS``) names an
     ip address or one of ``OPS_INTERNAL_HOSTS``."""
-    host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
-    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    host = host.strip("[]").lower()
+    host = (request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")).lower()
+    if host.startswith("["):  # [v6 address]:port
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:  # name or v4 address with a port
+        host = host.split(":", 1)[0]
     if host in settings.OPS_INTERNAL_HOSTS:
         return True
     try:

@@ -56,6 +56,19 @@ def test_metrics_are_not_served_on_a_workspace_or_the_public_host(tenant_a):
         assert b"atrium_" not in response.content
 
 
+@pytest.mark.parametrize("host", ["10.0.0.7", "10.0.0.7:8000", "[fd00::7]:8000", "fd00::7"])
+@pytest.mark.django_db
+def test_metrics_are_served_by_ip_address(host):
+    assert b"atrium_fleet_metrics_up" in Client(HTTP_HOST=host).get("/metrics").content
+
+
+@pytest.mark.django_db
+def test_metrics_on_an_internal_host_name(settings):
+    assert Client(HTTP_HOST="atrium-web.ops").get("/metrics").status_code == 404
+    settings.OPS_INTERNAL_HOSTS = ["atrium-web.ops"]
+    assert Client(HTTP_HOST="atrium-web.ops:8000").get("/metrics").status_code == 200
+
+
 @pytest.mark.django_db
 def test_requests_are_counted_by_view_method_and_status(tenant_a):
     before = scrape()
