@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +34,9 @@ class LogContext:
     request_id: str = ""
     workspace: str = ""
     actor: str = ""
+    # For a request: returns (workspace, actor) as known at the time of the line
+    # (routing and sign-in happen after the context is bound).
+    lookup: Callable[[], tuple[str, str]] | None = None
 
 
 _context: contextvars.ContextVar[LogContext] = contextvars.ContextVar(
@@ -46,7 +49,7 @@ def current() -> LogContext:
     return _context.get()
 
 
-def activate(**values: str) -> contextvars.Token:
+def activate(**values) -> contextvars.Token:
     """Bind ``values`` until ``deactivate(token)`` (for hooks without a ``with`` block)."""
     return _context.set(replace(_context.get(), **values))
 
@@ -109,9 +112,14 @@ class JsonFormatter(_JsonFormatter):
     def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
         super().add_fields(log_data, record, message_dict)
         ctx = current()
-        for name in ("request_id", "workspace", "actor"):
+        values = {"request_id": ctx.request_id, "workspace": ctx.workspace, "actor": ctx.actor}
+        if ctx.lookup is not None and not (ctx.workspace and ctx.actor):
+            workspace, actor = ctx.lookup()
+            values["workspace"] = values["workspace"] or workspace
+            values["actor"] = values["actor"] or actor
+        for name, value in values.items():
             if name not in log_data:
-                log_data[name] = getattr(ctx, name) or None
+                log_data[name] = value or None
         # Django attaches the request object to its records: never serialise it.
         log_data.pop("request", None)
         log_data.pop("server_time", None)

@@ -78,7 +78,12 @@ class OpsMiddleware:
         # The audit middleware reads the same header: one id for logs, audit and Sentry.
         request_id = clean_request_id(request.META.get("HTTP_X_REQUEST_ID"))
         request.META["HTTP_X_REQUEST_ID"] = request_id
-        token = logs.activate(request_id=request_id, workspace="", actor="")
+        token = logs.activate(
+            request_id=request_id,
+            workspace="",
+            actor="",
+            lookup=lambda: (_workspace(request), _actor(request)),
+        )
         try:
             with sentry_sdk.new_scope() as scope:
                 scope.set_tag("request_id", request_id)

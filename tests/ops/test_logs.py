@@ -13,6 +13,7 @@ import re
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import include, path
 
 from config.logs import JsonFormatter, RedactRequestPaths
 from tests.conftest import client_for
@@ -137,3 +138,29 @@ def test_django_not_found_line_masks_the_token(log_lines, tenant_a):
     lines = log_lines()
     assert lines and all(token not in line for line in lines), lines
     assert any('"/invite/<masked>/extra/"' in line for line in lines)
+
+
+def chatty(request):
+    request.user.is_authenticated  # noqa: B018 - the view looks at its user
+    logging.getLogger("tests.chatty").warning("inside the view")
+    from django.http import HttpResponse
+
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("chatty/", chatty), path("", include("config.urls_tenant"))]
+
+
+@pytest.mark.django_db
+def test_a_line_logged_inside_a_view_carries_the_request_context(
+    log_lines, owner_client_a, owner_a, tenant_a, settings
+):
+    settings.ROOT_URLCONF = "tests.ops.test_logs"
+    assert owner_client_a.get("/chatty/").status_code == 200
+    records = [json.loads(line) for line in log_lines()]
+    inside = next(r for r in records if r["logger"] == "tests.chatty")
+    request = next(r for r in records if r["logger"] == "atrium.request"
+                   and r["path"] == "/chatty/")  # fmt: skip
+    assert inside["workspace"] == request["workspace"] == tenant_a.schema_name
+    assert inside["actor"] == request["actor"] == f"user:{owner_a.pk}"
+    assert inside["request_id"] == request["request_id"]
