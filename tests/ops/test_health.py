@@ -8,6 +8,7 @@ from django.test import Client
 
 from config import health
 from tenants import backup_status
+from tests.uploads.conftest import s3_server, s3_storage  # noqa: F401 - fixtures
 
 
 def get(path: str, host: str = "10.1.2.3:8000") -> tuple[int, dict]:
@@ -191,3 +192,25 @@ def test_deep_celery_check_passes_when_a_worker_answers(tmp_path, settings):
         app.conf.task_default_queue = default_queue
         if worker.poll() is None:
             worker.kill()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("s3_storage")
+def test_ready_probes_s3_buckets_and_reuses_a_success(settings, monkeypatch):
+    from tests.uploads.conftest import BUCKET
+
+    monkeypatch.setattr(health, "_storage_ok", {})
+    check = health.ObjectStorage()
+    check.run()  # HeadBucket of the moto bucket: there
+    assert set(health._storage_ok) == set(health.UPLOAD_STORAGES)
+    # A missing bucket fails the check once the last success is older than the TTL.
+    entries = {
+        alias: {**entry, "OPTIONS": {**entry["OPTIONS"], "bucket_name": f"{BUCKET}-gone"}}
+        for alias, entry in settings.STORAGES.items()
+        if alias in health.UPLOAD_STORAGES
+    }
+    settings.STORAGES = {**settings.STORAGES, **entries}
+    check.run()  # within HEALTH_STORAGE_TTL: the earlier success stands, no request
+    settings.HEALTH_STORAGE_TTL = 0
+    with pytest.raises(health.ServiceUnavailable, match="ClientError"):
+        check.run()
