@@ -155,7 +155,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.django_db(transaction=True)
+# Not transactional: gunicorn reads the session's committed baseline.
+@pytest.mark.django_db
 def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     """Under gunicorn (deploy/gunicorn.conf.py, two workers) every scrape, whichever
     worker answers it, counts the requests that every worker served."""
