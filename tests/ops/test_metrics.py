@@ -187,7 +187,7 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
-        total = 40
+        total = 20
         for _ in range(total):
             get(f"{base}/", "localhost")
         for _ in range(6):  # several scrapes: both workers answer some
