@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -12,6 +14,37 @@ graceful_timeout = 30
 max_requests = 2000
 max_requests_jitter = 200
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
-# No query strings in access logs: tokens travel in a few of our URLs.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss "%(a)s"'
+# No access log: the app writes one JSON line per request (config.middleware), with
+# its request id and without query strings or the tokens some paths carry.
+accesslog = None
+# gunicorn's own lines (boot, worker exits, timeouts) as JSON on stdout too.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                   "formatter": "json"},
+    },
+    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "loggers": {"gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
+}  # fmt: skip
+
+# Prometheus: every worker counts its requests in files under this folder, and
+# /metrics, whichever worker answers it, adds them all up (prometheus-client's
+# multiprocess mode). Emptied when gunicorn starts; a dead worker's files are merged.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "atrium-prometheus")
+)
+
+
+def on_starting(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -79,3 +79,20 @@ def schemas_holding_data() -> list[str]:
         .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )
+
+
+def fleet_counts() -> dict[str, int]:
+    """Workspaces per state (every state present, zeros included)."""
+    from django.db.models import Count
+
+    counts = dict.fromkeys(Tenant.State.values, 0)
+    rows = Tenant.objects.order_by().values_list("state").annotate(n=Count("id"))
+    counts.update({state: n for state, n in rows})
+    return counts
+
+
+def spare_pool_size() -> int:
+    """Spare schemas ready for a signup (migrated to the current fingerprint)."""
+    from . import pool
+
+    return pool.fresh_spare_count()

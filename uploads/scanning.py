@@ -197,6 +197,16 @@ class ClamdScanner:
             return _ClamdUnix(path=self.unix_socket, timeout=self.timeout)
         return _ClamdNetwork(host=self.host, port=self.port, timeout=self.timeout)
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise ``OSError`` or ``clamd.ClamdError`` unless clamd answers PONG in time."""
+        client = (
+            _ClamdUnix(path=self.unix_socket, timeout=timeout)
+            if self.unix_socket
+            else _ClamdNetwork(host=self.host, port=self.port, timeout=timeout)
+        )
+        if client.ping() != "PONG":
+            raise clamd.ClamdError("clamd did not answer PONG")
+
     def scan(self, stream: BinaryIO) -> ScanResult:
         reader = _StreamInspector()
         try:

@@ -74,3 +74,27 @@ def recently_deleted() -> QuerySet[Document]:
 def blocked_documents() -> QuerySet[Document]:
     """Blocked uploads, newest first: the admins' in-app notice."""
     return Document.objects.filter(state=Document.State.BLOCKED).select_related("uploaded_by")
+
+
+def scan_backlog(schema_names: list[str]) -> tuple[int, float | None]:
+    """Across the given tenant schemas: documents waiting for (or in) a virus scan,
+    and the age in seconds of the oldest of them (None when there are none). One
+    statement for the whole fleet (``UNION ALL`` of one indexed count per schema)."""
+    from django.db import connection
+
+    if not schema_names:
+        return 0, None
+    waiting = [Document.State.QUARANTINED.value, Document.State.SCANNING.value]
+    # Schema names come from our own Tenant rows (validated identifiers), quoted.
+    one = (
+        "SELECT count(*) AS n, min(created_at) AS oldest FROM {}.uploads_document "
+        "WHERE state = ANY(%s)"
+    )
+    parts = [one.format(connection.ops.quote_name(name)) for name in schema_names]
+    union = " UNION ALL ".join(parts)
+    head = "SELECT coalesce(sum(n), 0), extract(epoch FROM statement_timestamp() - min(oldest))"
+    sql = f"{head} FROM ({union}) AS s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [waiting] * len(parts))
+        count, age = cursor.fetchone()
+    return int(count), (float(age) if age is not None else None)

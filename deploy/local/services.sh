@@ -119,6 +119,16 @@ ensure_gettext_installed() {
   fi
 }
 
+# promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus/alerts.yml.
+ensure_promtool_installed() {
+  command -v promtool >/dev/null && return
+  if can_apt; then
+    apt_install "for the alert rule tests" prometheus
+  else
+    log "promtool is missing: the alert rule tests will be skipped (install Debian's prometheus)"
+  fi
+}
+
 # wrk drives bench/routing.py's load.
 ensure_wrk_installed() {
   command -v wrk >/dev/null && return
@@ -204,8 +214,9 @@ stop_clamd() {
 case "${1:-}" in
   start) start_postgres; start_redis; start_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
-  # the translation-completeness test, pgbouncer for the connection-pooling tests.
-  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_pgbouncer_installed ;;
+  # the translation-completeness test, pgbouncer for the connection-pooling tests,
+  # promtool for the alert rules.
+  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_pgbouncer_installed; ensure_promtool_installed ;;
   bench-deps) ensure_wrk_installed; ensure_pgbouncer_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)

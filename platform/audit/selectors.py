@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
@@ -224,3 +225,35 @@ def export_csv(events: QuerySet, *, chunk_size: int = 5000) -> Iterator[str]:
 def export_jsonl(events: QuerySet, *, chunk_size: int = 5000) -> Iterator[str]:
     """The events as JSON Lines (one object per event), streamed in chunks."""
     yield from _lines(events, _JSON_LINE, chunk_size)
+
+
+# --- Operations (health checks and metrics) ------------------------------------
+
+# The seal-lag probe looks at this many of the newest events (a bounded scan).
+SEAL_LAG_WINDOW = 50_000
+LAST_VERIFICATION_KEY = "audit:last_verification"
+
+
+def seal_lag_seconds() -> float:
+    """Age of the oldest committed event not yet linked into its chain, among the
+    newest ``SEAL_LAG_WINDOW`` events; 0 when every one of them is sealed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT extract(epoch FROM statement_timestamp() - min(e.occurred_at))
+            FROM audit_auditevent e
+            WHERE e.id > (SELECT coalesce(max(id), 0) FROM audit_auditevent) - %s
+              AND NOT EXISTS (SELECT 1 FROM audit_auditchainlink l WHERE l.event_id = e.id)
+            """,
+            [SEAL_LAG_WINDOW],
+        )
+        lag = cursor.fetchone()[0]
+    return max(float(lag or 0), 0.0)
+
+
+def last_verification() -> dict | None:
+    """``{"at": ISO time, "chains": n, "bad": n}`` of the last daily verification
+    (``audit.tasks.verify_all``), or None if none ran since the ops cache was emptied."""
+    from django.core.cache import caches
+
+    return caches["ops"].get(LAST_VERIFICATION_KEY)

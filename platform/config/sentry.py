@@ -1,10 +1,12 @@
 """Error reporting with sentry-sdk, scrubbed so that secrets never leave the process."""
 
+import os
 from typing import Any
 
 import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.scrubber import DEFAULT_DENYLIST
 
 # Our own names for secrets, on top of sentry-sdk's defaults (password, token, ...).
@@ -19,11 +21,23 @@ ATRIUM_DENYLIST = [
 ]  # fmt: skip
 
 
-def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, **extra: Any) -> None:
+def init_sentry(
+    *,
+    dsn: str,
+    environment: str,
+    traces_sample_rate: float,
+    release: str | None = None,
+    **extra: Any,
+) -> None:
+    """Report errors to Sentry, scrubbed. ``release`` defaults to ``SENTRY_RELEASE``
+    (e.g. the image's git sha). Every event is tagged with ``request_id`` and
+    ``workspace`` (the schema name, or "public") by ``config.middleware`` for
+    requests and ``config.task_hooks`` for tasks."""
     secrets = {"mode": "denylist", "terms": DEFAULT_DENYLIST + ATRIUM_DENYLIST}
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
+        release=release or os.environ.get("SENTRY_RELEASE") or None,
         traces_sample_rate=traces_sample_rate,
         data_collection={
             "user_info": False,  # no emails or ip addresses
@@ -38,3 +52,7 @@ def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, **extr
         integrations=[DjangoIntegration(), CeleryIntegration()],
         **extra,
     )
+    # The per-request and per-task lines (ERROR on a 5xx or a failed task) would repeat,
+    # as events of their own, the exception Sentry already has.
+    ignore_logger("atrium.request")
+    ignore_logger("atrium.task")

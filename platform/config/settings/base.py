@@ -11,6 +11,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parents[3]
 
 
@@ -80,6 +82,8 @@ SHARED_APPS = [
     "audit",
     "signup",
     *ACCOUNT_SECURITY_APPS,
+    # After core: its Celery hooks read the request context (see config.apps).
+    "config.apps.OpsConfig",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -92,7 +96,10 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [
-    # First: every later step (routing's 404 page, sign-in signals) sees the request id.
+    # First: health probes and /metrics before routing and host validation; then the
+    # request id, log line, metrics and Sentry tags of every other request.
+    "config.middleware.OpsMiddleware",
+    # Then: every later step (routing's 404 page, sign-in signals) sees the request id.
     "core.middleware.RequestContextMiddleware",
     "tenants.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -169,6 +176,14 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    },
+    # Operations state shared by every process, not per tenant: backup times, task
+    # outcome counts, the last audit verification, cached fleet metrics.
+    "ops": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ops",
+        "TIMEOUT": None,
     },
     # Host -> tenant routing entries; looked up before any schema is chosen.
     "routing": {
@@ -357,6 +372,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Our LOGGING (JSON lines) applies in the worker too; config.task_hooks logs each task.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "refill-spare-schema-pool": {
         "task": "tenants.tasks.refill_spare_pool",
@@ -410,14 +427,24 @@ if not DEBUG:
 
 # --- Logging and error reporting ---------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One JSON line per record on stdout (config.logs): one per request, one per task.
+LOGGING = logging_config(env("LOG_LEVEL", "INFO"))
+
+# --- Health and metrics (config.health, config.metrics) ----------------------
+
+# Hosts besides ip addresses on which /metrics and /healthz/deep answer (comma-separated).
+OPS_INTERNAL_HOSTS = [
+    h.strip().lower() for h in env("OPS_INTERNAL_HOSTS", "").split(",") if h.strip()
+]
+# Seconds a successful object-storage probe of /healthz/ready is reused.
+HEALTH_STORAGE_TTL = float(env("HEALTH_STORAGE_TTL", "10"))
+# /healthz/deep fails past these: oldest unsealed audit event, stalest workspace backup.
+HEALTH_SEAL_LAG_MAX = int(env("HEALTH_SEAL_LAG_MAX", "900"))
+HEALTH_BACKUP_MAX_AGE = int(env("HEALTH_BACKUP_MAX_AGE", str(8 * 3600)))
+# Seconds /healthz/deep waits for a Celery worker's answer.
+HEALTH_CELERY_TIMEOUT = float(env("HEALTH_CELERY_TIMEOUT", "1"))
+# Seconds the fleet-wide metrics are shared between scrapes (and web pods).
+METRICS_FLEET_TTL = int(env("METRICS_FLEET_TTL", "15"))
 
 SENTRY_DSN = env("SENTRY_DSN")
 if SENTRY_DSN:

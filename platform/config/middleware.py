@@ -1,0 +1,130 @@
+"""The first middleware: health endpoints and metrics before anything else, then, for
+every other request, its request id, log context, Sentry tags, one JSON log line and
+its metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+
+import sentry_sdk
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from . import health, logs, metrics
+
+request_logger = logging.getLogger(logs.REQUEST_LOGGER)
+
+# Answered on any host: a kubelet probes by pod ip, a load balancer by anything.
+PROBES = {"/healthz/live": health.live, "/healthz/ready": health.ready}
+# Answered only on an internal host (an ip address or OPS_INTERNAL_HOSTS): never
+# through a workspace or the public host.
+INTERNAL = {"/healthz/deep": health.deep, "/metrics": metrics.metrics_view}
+
+
+def is_internal_host(request: HttpRequest) -> bool:
+    """The raw Host header (not validated: this runs before ``ALLOWED_HOSTS``) names an
+    ip address or one of ``OPS_INTERNAL_HOSTS``."""
+    host = (request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")).lower()
+    if host.startswith("["):  # [v6 address]:port
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:  # name or v4 address with a port
+        host = host.split(":", 1)[0]
+    if host in settings.OPS_INTERNAL_HOSTS:
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _workspace(request: HttpRequest) -> str:
+    """The schema name of the request's workspace ("" on the public site)."""
+    tenant = getattr(request, "tenant", None)
+    return tenant.schema_name if tenant is not None else ""
+
+
+def _actor(request: HttpRequest) -> str:
+    """``type:id`` of the signed-in user, if the request looked at it; never an email."""
+    user = getattr(request, "_cached_user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous" if user is not None else ""
+    tenant = getattr(request, "tenant", None)
+    return f"{'user' if tenant is not None else 'vendor'}:{user.pk}"
+
+
+class OpsMiddleware:
+    """Place first in ``MIDDLEWARE``."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info.rstrip("/") or "/"
+        probe = PROBES.get(path)
+        if probe is not None:
+            return probe(request)
+        internal = INTERNAL.get(path)
+        if internal is not None and is_internal_host(request):
+            return internal(request)
+        return self._serve(request)
+
+    def _serve(self, request: HttpRequest) -> HttpResponse:
+        from core.context import clean_request_id
+
+        started = time.perf_counter()
+        # core's RequestContextMiddleware reads the same header: one id for logs, audit
+        # and Sentry.
+        request_id = clean_request_id(request.META.get("HTTP_X_REQUEST_ID"))
+        request.META["HTTP_X_REQUEST_ID"] = request_id
+        token = logs.activate(
+            request_id=request_id,
+            workspace="",
+            actor="",
+            lookup=lambda: (_workspace(request), _actor(request)),
+        )
+        try:
+            with sentry_sdk.new_scope() as scope:
+                scope.set_tag("request_id", request_id)
+                scope.add_event_processor(_sentry_tags(request))
+                response = self.get_response(request)
+            seconds = time.perf_counter() - started
+            self._finish(request, response, request_id, seconds)
+        finally:
+            logs.deactivate(token)
+        return response
+
+    def _finish(self, request, response, request_id: str, seconds: float) -> None:
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match is not None else "<unrouted>"
+        logs.update(workspace=_workspace(request), actor=_actor(request))
+        if not response.has_header("X-Request-ID"):
+            response["X-Request-ID"] = request_id
+        metrics.observe_request(
+            view=view, method=request.method, status=response.status_code, seconds=seconds
+        )
+        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        request_logger.log(
+            level,
+            "request",
+            extra={
+                "method": request.method,
+                "path": logs.safe_path(request),
+                "view": view,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
+
+
+def _sentry_tags(request: HttpRequest):
+    """An event processor: the workspace is known only once routing ran."""
+
+    def processor(event: dict, hint: dict) -> dict:
+        tags = event.setdefault("tags", {})
+        tags["workspace"] = _workspace(request) or "public"
+        return event
+
+    return processor
