@@ -130,7 +130,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"postgres://atrium@127.0.0.1:{env('PGPORT', '54329')}/atrium"),
+        env("DATABASE_URL", f"postgres://atrium@127.0.0.1:{env('PGPORT', '15432')}/atrium"),
         conn_max_age=int(env("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
