@@ -122,6 +122,26 @@ ensure_gettext_installed() {
   fi
 }
 
+# tests/deploy run the repository's nginx configuration with Debian's nginx in front
+# of gunicorn, and validate deploy/compose.yaml with Debian's docker-compose (1.29;
+# no daemon: without recommends, docker.io is not pulled in).
+ensure_nginx_installed() {
+  { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v openssl >/dev/null && return
+  if can_apt; then
+    apt_install "for the reverse-proxy tests" nginx openssl
+  else
+    log "nginx is missing: the reverse-proxy tests will be skipped (install Debian's nginx)"
+  fi
+}
+ensure_compose_installed() {
+  command -v docker-compose >/dev/null && return
+  if can_apt; then
+    apt_install "to validate deploy/compose.yaml" --no-install-recommends docker-compose
+  else
+    log "docker-compose is missing: the compose file test will be skipped"
+  fi
+}
+
 # wrk drives bench/routing.py's load.
 ensure_wrk_installed() {
   command -v wrk >/dev/null && return
@@ -229,8 +249,9 @@ case "${1:-}" in
   start-clamd) start_clamd ;;
   stop-clamd) stop_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
-  # the translation-completeness test.
-  test-deps) ensure_chromium_installed; ensure_gettext_installed ;;
+  # the translation-completeness test, nginx and docker-compose for tests/deploy.
+  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_nginx_installed
+    ensure_compose_installed ;;
   bench-deps) ensure_wrk_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)

@@ -206,6 +206,8 @@ AXES_VERBOSE = False
 # Usernames are emails, stored lowercase; the sign-in form posts them as "username".
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
+# The same client address as the audit log (the real client's behind a trusted proxy).
+AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Atrium")
 
 # --- i18n --------------------------------------------------------------------
@@ -367,8 +369,11 @@ AUDIT_RETENTION_DAYS = int(env("AUDIT_RETENTION_DAYS", "365"))
 AUDIT_SEAL_GRACE = int(env("AUDIT_SEAL_GRACE", "600"))
 # At most one seal per chain and process per this many seconds (the sweep does the rest).
 AUDIT_SEAL_INTERVAL = float(env("AUDIT_SEAL_INTERVAL", "1"))
-# META key of a client-address header that a trusted proxy always sets, e.g. HTTP_X_REAL_IP.
-AUDIT_CLIENT_IP_HEADER = env("AUDIT_CLIENT_IP_HEADER", "")
+# The client's address (audit log, django-axes, rate limits): the header named here is
+# believed only from the proxies in AUDIT_TRUSTED_PROXIES (comma-separated addresses or
+# networks), which must replace it, never pass on a client's (deploy/nginx does).
+AUDIT_CLIENT_IP_HEADER = env("AUDIT_CLIENT_IP_HEADER", "HTTP_X_FORWARDED_FOR")
+AUDIT_TRUSTED_PROXIES = env("AUDIT_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Security ----------------------------------------------------------------
 
