@@ -51,6 +51,12 @@ ROOT_URLCONF = "config.urls_tenant"
 TENANT_LIMIT_SET_CALLS = True
 # Our executor: the plan is worked out once and replayed on every schema.
 GET_EXECUTOR_FUNCTION = "tenants.fleet_migrations.get_executor"
+# Migrations run while the site serves (see tenants/fleet_migrations.py): each statement
+# waits at most this long for its lock (then the schema is retried, MIGRATION_LOCK_RETRIES
+# times) and runs at most MIGRATION_STATEMENT_TIMEOUT (PostgreSQL durations).
+MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", "5s")
+MIGRATION_STATEMENT_TIMEOUT = env("MIGRATION_STATEMENT_TIMEOUT", "10min")
+MIGRATION_LOCK_RETRIES = int(env("MIGRATION_LOCK_RETRIES", "3"))
 # Spare, pre-migrated schemas kept ready so that signup only renames one.
 TENANT_SPARE_POOL_SIZE = int(env("TENANT_SPARE_POOL_SIZE", "3"))
 # How long a worker trusts its in-process copy of a host's routing entry.
