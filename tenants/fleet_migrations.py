@@ -61,7 +61,7 @@ def get_executor(codename: str | None = None):
 @contextlib.contextmanager
 def migration_timeouts(connection):
     """Session-wide lock and statement timeouts on ``connection`` for the block."""
-    lock = str(getattr(settings, "MIGRATION_LOCK_TIMEOUT", "5s"))
+    lock = str(getattr(settings, "MIGRATION_LOCK_TIMEOUT", "2s"))
     statement = str(getattr(settings, "MIGRATION_STATEMENT_TIMEOUT", "10min"))
     with connection.cursor() as cursor:
         cursor.execute(

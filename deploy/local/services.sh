@@ -4,9 +4,10 @@
 # is set), Redis and clamd (with the repository's small signature database; no
 # freshclam). Everything binds to 127.0.0.1 and keeps its data under var/.
 #
-#   deploy/local/services.sh start|stop|status
+#   deploy/local/services.sh start|stop|status|start-clamd|stop-clamd|test-deps|bench-deps
 #
-# Default ports lie below the kernel's ephemeral range (32768-60999), where an
+# ATRIUM_VAR_DIR replaces var/ (tests/deploy/test_local_services.py starts clamds
+# of its own this way). Default ports lie below the kernel's ephemeral range (32768-60999), where an
 # outgoing connection may already hold a port we want to listen on.
 set -euo pipefail
 

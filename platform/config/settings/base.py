@@ -54,7 +54,7 @@ GET_EXECUTOR_FUNCTION = "tenants.fleet_migrations.get_executor"
 # Migrations run while the site serves (see tenants/fleet_migrations.py): each statement
 # waits at most this long for its lock (then the schema is retried, MIGRATION_LOCK_RETRIES
 # times) and runs at most MIGRATION_STATEMENT_TIMEOUT (PostgreSQL durations).
-MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", "5s")
+MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", "2s")
 MIGRATION_STATEMENT_TIMEOUT = env("MIGRATION_STATEMENT_TIMEOUT", "10min")
 MIGRATION_LOCK_RETRIES = int(env("MIGRATION_LOCK_RETRIES", "3"))
 # Spare, pre-migrated schemas kept ready so that signup only renames one.
