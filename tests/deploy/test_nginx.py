@@ -10,6 +10,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -180,8 +181,9 @@ http {{
         wait_for_port(https_port, proxy, nginx_log)
         yield Stack(https_port, http_port, web_port, cert, upload_tmp)
     finally:
+        proxy.terminate()  # nginx: fast shutdown
+        web.send_signal(signal.SIGINT)  # gunicorn: quick shutdown (TERM waits for clients)
         for process in (proxy, web):
-            process.terminate()
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

