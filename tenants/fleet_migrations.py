@@ -19,8 +19,8 @@ gets an out-of-date schema.
 While it runs, the site runs too (the release runs before the new code rolls
 out): every statement waits at most ``MIGRATION_LOCK_TIMEOUT`` for a lock and
 runs at most ``MIGRATION_STATEMENT_TIMEOUT``, so a migration queued behind a long
-query never queues every request behind itself. A schema whose lock wait timed
-out is tried again (``MIGRATION_LOCK_RETRIES``); then the command fails, having
+query never queues every request behind itself. A schema replayed here whose lock
+wait timed out is tried again (``MIGRATION_LOCK_RETRIES``); then the command fails, having
 committed the schemas before it, and running it again carries on.
 """
 
@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import OperationalError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor as DjangoMigrationExecutor
 from django.db.migrations.operations import CreateModel, DeleteModel
 from django.utils import timezone
@@ -72,9 +72,11 @@ def migration_timeouts(connection):
     try:
         yield
     finally:
-        if connection.connection is not None and not connection.needs_rollback:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout; RESET statement_timeout")
+        # Never hide the error that ended the block behind one from resetting.
+        with contextlib.suppress(DatabaseError):
+            if connection.connection is not None and not connection.needs_rollback:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET lock_timeout; RESET statement_timeout")
 
 
 def _lock_wait_timed_out(exc: BaseException) -> bool:
