@@ -87,7 +87,7 @@ def production_python() -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "-r", str(LOCK)],
+         "--no-compile", "--no-deps", "-r", str(LOCK)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]
