@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export PGPORT ?= 54329
+# Listening ports stay below the kernel's ephemeral range (32768-60999).
+export PGPORT ?= 15432
 export REDIS_PORT ?= 6390
 # DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
 SERVICES := PY=$(PY) deploy/local/services.sh

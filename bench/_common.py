@@ -33,7 +33,7 @@ BENCH_PASSWORD = "Bench-password-not-secret-42"
 
 def server_url() -> str:
     """The PostgreSQL server the benchmarks use (``DATABASE_URL``'s server if set)."""
-    default = f"postgres://atrium@127.0.0.1:{os.environ.get('PGPORT', '54329')}/atrium"
+    default = f"postgres://atrium@127.0.0.1:{os.environ.get('PGPORT', '15432')}/atrium"
     return os.environ.get("DATABASE_URL", default)
 
 

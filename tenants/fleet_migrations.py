@@ -15,13 +15,23 @@ connection for every schema, even when there is nothing to do. Here:
 
 Spare schemas of the pool are migrated with the tenants, so a signup never
 gets an out-of-date schema.
+
+While it runs, the site runs too (the release runs before the new code rolls
+out): every statement waits at most ``MIGRATION_LOCK_TIMEOUT`` for a lock and
+runs at most ``MIGRATION_STATEMENT_TIMEOUT``, so a migration queued behind a long
+query never queues every request behind itself. A schema replayed here whose lock
+wait timed out is tried again (``MIGRATION_LOCK_RETRIES``); then the command fails, having
+committed the schemas before it, and running it again carries on.
 """
 
+import contextlib
 import logging
 import sys
+import time
 from collections import defaultdict
 
-from django.db import connections, transaction
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor as DjangoMigrationExecutor
 from django.db.migrations.operations import CreateModel, DeleteModel
 from django.utils import timezone
@@ -48,10 +58,39 @@ def get_executor(codename: str | None = None):
     return stock_get_executor(codename)
 
 
+@contextlib.contextmanager
+def migration_timeouts(connection):
+    """Session-wide lock and statement timeouts on ``connection`` for the block."""
+    lock = str(getattr(settings, "MIGRATION_LOCK_TIMEOUT", "2s"))
+    statement = str(getattr(settings, "MIGRATION_STATEMENT_TIMEOUT", "10min"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, false), "
+            "set_config('statement_timeout', %s, false)",
+            [lock, statement],
+        )
+    try:
+        yield
+    finally:
+        # Never hide the error that ended the block behind one from resetting.
+        with contextlib.suppress(DatabaseError):
+            if connection.connection is not None and not connection.needs_rollback:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET lock_timeout; RESET statement_timeout")
+
+
+def _lock_wait_timed_out(exc: BaseException) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
+
+
 class FleetExecutor(MigrationExecutor):
     codename = "fleet"
 
     def run_migrations(self, tenants=None) -> None:
+        with migration_timeouts(connections[self.TENANT_DB_ALIAS]):
+            self._run_migrations(tenants)
+
+    def _run_migrations(self, tenants=None) -> None:
         tenants = list(tenants or [])
         if self.PUBLIC_SCHEMA_NAME in tenants:
             run_migrations(self.args, self.options, self.codename, self.PUBLIC_SCHEMA_NAME)
@@ -195,8 +234,25 @@ class FleetMigrator:
             f"to {len(names)} schema(s)"
         )
         for name in names:
-            self._replay(name, statements, rows, plan if creates_models else None)
+            self.replay_retrying(name, statements, rows, plan if creates_models else None)
         return len(names)
+
+    def replay_retrying(self, schema_name: str, statements, rows, plan_for_signal=None) -> None:
+        """``_replay``, again after a pause when a lock wait timed out (the schema's
+        transaction was rolled back whole), at most ``MIGRATION_LOCK_RETRIES`` times."""
+        retries = int(getattr(settings, "MIGRATION_LOCK_RETRIES", 3))
+        for attempt in range(retries + 1):
+            try:
+                return self._replay(schema_name, statements, rows, plan_for_signal)
+            except OperationalError as exc:
+                if attempt == retries or not _lock_wait_timed_out(exc):
+                    raise
+                pause = min(2**attempt, 10)
+                logger.warning(
+                    "fleet: %s: a lock wait timed out; again in %ss (%d/%d)",
+                    schema_name, pause, attempt + 1, retries,
+                )  # fmt: skip
+                time.sleep(pause)
 
     def _replay(self, schema_name: str, statements, rows, plan_for_signal) -> None:
         self.connection.set_schema(schema_name)

@@ -32,7 +32,7 @@ def default_port() -> int:
     PGPORT of their own, get a port of their own too (54338 by default)."""
     if os.environ.get("PGBOUNCER_PORT"):
         return int(os.environ["PGBOUNCER_PORT"])
-    return int(os.environ.get("PGPORT", "54329")) + 9
+    return int(os.environ.get("PGPORT", "15432")) + 9
 
 
 def render_config(

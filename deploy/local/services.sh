@@ -4,13 +4,17 @@
 # is set), Redis and clamd (with the repository's small signature database; no
 # freshclam). Everything binds to 127.0.0.1 and keeps its data under var/.
 #
-#   deploy/local/services.sh start|stop|status
+#   deploy/local/services.sh start|stop|status|start-clamd|stop-clamd|test-deps|bench-deps
+#
+# ATRIUM_VAR_DIR replaces var/ (tests/deploy/test_local_services.py starts clamds
+# of its own this way). Default ports lie below the kernel's ephemeral range (32768-60999), where an
+# outgoing connection may already hold a port we want to listen on.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-VAR="$ROOT/var"
+VAR="${ATRIUM_VAR_DIR:-$ROOT/var}"
 PY="${PY:-$ROOT/.venv/bin/python}"
-PGPORT="${PGPORT:-54329}"
+PGPORT="${PGPORT:-15432}"
 REDIS_PORT="${REDIS_PORT:-6390}"
 CLAMD_PORT="${CLAMD_PORT:-3399}"
 PGDATA="$VAR/pg/data"
@@ -129,6 +133,26 @@ ensure_promtool_installed() {
   fi
 }
 
+# tests/deploy run the repository's nginx configuration with Debian's nginx in front
+# of gunicorn, and validate deploy/compose.yaml with Debian's docker-compose (1.29;
+# no daemon: without recommends, docker.io is not pulled in).
+ensure_nginx_installed() {
+  { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v openssl >/dev/null && return
+  if can_apt; then
+    apt_install "for the reverse-proxy tests" nginx openssl
+  else
+    log "nginx is missing: the reverse-proxy tests will be skipped (install Debian's nginx)"
+  fi
+}
+ensure_compose_installed() {
+  command -v docker-compose >/dev/null && return
+  if can_apt; then
+    apt_install "to validate deploy/compose.yaml" --no-install-recommends docker-compose
+  else
+    log "docker-compose is missing: the compose file test will be skipped"
+  fi
+}
+
 # wrk drives bench/routing.py's load.
 ensure_wrk_installed() {
   command -v wrk >/dev/null && return
@@ -184,6 +208,13 @@ s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=1); s.sendall(
 sys.exit(0 if s.recv(8).startswith(b"PONG") else 1)' "$CLAMD_PORT" 2>/dev/null
 }
 
+# clamd runs in the foreground (Foreground yes: no fork), detached from this shell
+# under setsid, and we keep its pid. A daemonising clamd, started as root, sometimes
+# never returned: its parent waits for a signal that the child, once it has dropped
+# to the clamav user, may not send to a root process (about 1 start in 20). Now the
+# wait is ours, bounded, and ends early with clamd's log if clamd exits.
+CLAMD_START_TIMEOUT="${CLAMD_START_TIMEOUT:-60}"
+
 start_clamd() {
   if [ -n "${CLAMD_HOST:-}" ] && [ "${CLAMD_HOST}" != 127.0.0.1 ]; then log "using CLAMD_HOST; not starting clamd"; return; fi
   ensure_clamd_installed
@@ -197,31 +228,59 @@ start_clamd() {
   fi
   # Rendered by the same code as the suite's clamd, which refuses unsafe limit orders.
   (cd "$ROOT" && "$PY" -m uploads.clamd_process render --port "$CLAMD_PORT" --run-dir "$run" \
-      --stream-max 1100M --scan-max 2000M --file-max 2047M) > "$run/clamd.conf"
+      --foreground --stream-max 1100M --scan-max 2000M --file-max 2047M) > "$run/clamd.conf"
   log "starting clamd on 127.0.0.1:$CLAMD_PORT"
-  "$(command -v clamd || echo /usr/sbin/clamd)" --config-file "$run/clamd.conf"
-  for _ in $(seq 100); do clamd_ping && return; sleep 0.1; done
-  echo "clamd did not start; see var/clamd/clamd.log" >&2; exit 1
+  # No inherited stdout: a caller reading our output (make, a pipe) must not wait for clamd.
+  setsid "$(command -v clamd || echo /usr/sbin/clamd)" --config-file "$run/clamd.conf" \
+    </dev/null >>"$run/clamd.out" 2>&1 &
+  local pid=$!
+  echo "$pid" > "$run/supervised.pid"
+  local deadline=$((SECONDS + CLAMD_START_TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    clamd_ping && return
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$run/supervised.pid"
+      echo "clamd exited while starting; last lines of $run/clamd.log and clamd.out:" >&2
+      tail -n 20 "$run/clamd.log" "$run/clamd.out" >&2 2>/dev/null || true
+      exit 1
+    fi
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  rm -f "$run/supervised.pid"
+  echo "clamd did not answer PING on 127.0.0.1:$CLAMD_PORT within ${CLAMD_START_TIMEOUT}s" \
+    "(CLAMD_START_TIMEOUT); stopped it. See $run/clamd.log" >&2
+  exit 1
 }
 
 stop_clamd() {
-  [ -f "$VAR/clamd/clamd.pid" ] || return 0
+  local pidfile="$VAR/clamd/supervised.pid"
+  # clamd.pid: written by a clamd of an older services.sh that daemonised.
+  [ -f "$pidfile" ] || pidfile="$VAR/clamd/clamd.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid; pid="$(cat "$pidfile")"
   log "stopping clamd"
-  kill "$(cat "$VAR/clamd/clamd.pid")" 2>/dev/null || true
-  rm -f "$VAR/clamd/clamd.pid"
+  kill "$pid" 2>/dev/null || true
+  # Bounded: clamd exits within a second on SIGTERM; then it is killed.
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile" "$VAR/clamd/clamd.pid"
 }
 
 case "${1:-}" in
   start) start_postgres; start_redis; start_clamd ;;
+  start-clamd) start_clamd ;;
+  stop-clamd) stop_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
   # the translation-completeness test, pgbouncer for the connection-pooling tests,
-  # promtool for the alert rules.
-  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_pgbouncer_installed; ensure_promtool_installed ;;
+  # promtool for the alert rules, nginx and docker-compose for tests/deploy.
+  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_pgbouncer_installed
+    ensure_promtool_installed; ensure_nginx_installed; ensure_compose_installed ;;
   bench-deps) ensure_wrk_installed; ensure_pgbouncer_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true
     redis-cli -p "$REDIS_PORT" ping || true
     clamd_ping && echo "clamd: PONG" || echo "clamd: no answer" ;;
-  *) echo "usage: $0 start|stop|status|test-deps|bench-deps" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|start-clamd|stop-clamd|test-deps|bench-deps" >&2; exit 2 ;;
 esac

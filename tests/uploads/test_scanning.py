@@ -176,11 +176,11 @@ def test_dev_clamd_config_is_rendered_with_the_same_check(tmp_path, capsys):
     # deploy/local/services.sh renders the long-running dev clamd's config this way.
     from uploads.clamd_process import main
 
-    args = ["render", "--port", "3399", "--run-dir", str(tmp_path)]
+    args = ["render", "--port", "3399", "--run-dir", str(tmp_path), "--foreground"]
     assert main([*args, "--stream-max", "1100M", "--scan-max", "2000M", "--file-max", "2047M"]) == 0
     config = capsys.readouterr().out
     assert "TCPSocket 3399" in config and "AlertExceedsMax yes" in config
-    assert "StreamMaxLength 1100M" in config and "Foreground no" in config
+    assert "StreamMaxLength 1100M" in config and "Foreground yes" in config
     with pytest.raises(SystemExit) as refused:
         main([*args, "--stream-max", "1100M", "--scan-max", "2047M", "--file-max", "2000M"])
     assert refused.value.code == 2

@@ -53,6 +53,12 @@ ROOT_URLCONF = "config.urls_tenant"
 TENANT_LIMIT_SET_CALLS = True
 # Our executor: the plan is worked out once and replayed on every schema.
 GET_EXECUTOR_FUNCTION = "tenants.fleet_migrations.get_executor"
+# Migrations run while the site serves (see tenants/fleet_migrations.py): each statement
+# waits at most this long for its lock (then the schema is retried, MIGRATION_LOCK_RETRIES
+# times) and runs at most MIGRATION_STATEMENT_TIMEOUT (PostgreSQL durations).
+MIGRATION_LOCK_TIMEOUT = env("MIGRATION_LOCK_TIMEOUT", "2s")
+MIGRATION_STATEMENT_TIMEOUT = env("MIGRATION_STATEMENT_TIMEOUT", "10min")
+MIGRATION_LOCK_RETRIES = int(env("MIGRATION_LOCK_RETRIES", "3"))
 # Spare, pre-migrated schemas kept ready so that signup only renames one.
 TENANT_SPARE_POOL_SIZE = int(env("TENANT_SPARE_POOL_SIZE", "3"))
 # How long a worker trusts its in-process copy of a host's routing entry.
@@ -144,7 +150,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"postgres://atrium@127.0.0.1:{env('PGPORT', '54329')}/atrium"),
+        env("DATABASE_URL", f"postgres://atrium@127.0.0.1:{env('PGPORT', '15432')}/atrium"),
         conn_max_age=int(env("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
@@ -243,6 +249,8 @@ AXES_VERBOSE = False
 # Usernames are emails, stored lowercase; the sign-in form posts them as "username".
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
+# The same client address as the audit log (the real client's behind a trusted proxy).
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Atrium")
 
 # --- i18n --------------------------------------------------------------------
@@ -404,8 +412,11 @@ AUDIT_RETENTION_DAYS = int(env("AUDIT_RETENTION_DAYS", "365"))
 AUDIT_SEAL_GRACE = int(env("AUDIT_SEAL_GRACE", "600"))
 # At most one seal per chain and process per this many seconds (the sweep does the rest).
 AUDIT_SEAL_INTERVAL = float(env("AUDIT_SEAL_INTERVAL", "1"))
-# META key of a client-address header that a trusted proxy always sets, e.g. HTTP_X_REAL_IP.
-AUDIT_CLIENT_IP_HEADER = env("AUDIT_CLIENT_IP_HEADER", "")
+# The client's address (audit log, django-axes, rate limits): the header named here is
+# believed only from the proxies in AUDIT_TRUSTED_PROXIES (comma-separated addresses or
+# networks), which must replace it, never pass on a client's (deploy/nginx does).
+AUDIT_CLIENT_IP_HEADER = env("AUDIT_CLIENT_IP_HEADER", "HTTP_X_FORWARDED_FOR")
+AUDIT_TRUSTED_PROXIES = env("AUDIT_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # --- Security ----------------------------------------------------------------
 
