@@ -260,9 +260,10 @@ def test_worker_killed_mid_scan_is_taken_over(
         response = post_upload(owner_client_a, "b.txt", b"bravo")
     document_id = response.json()["documents"][0]["id"]
     with schema_context(tenant_a.schema_name):
-        # As left by a worker that died while scanning: redelivered by late ack.
+        # As left by a worker that died while scanning: redelivered by late ack. The
+        # claim is still within its lease: the task must come back, not be dropped.
         Document.objects.filter(pk=document_id).update(state=Document.State.SCANNING)
-        assert services.document_scan(document_id=document_id) == services.ScanOutcome.SKIPPED
+        assert services.document_scan(document_id=document_id) == services.ScanOutcome.BUSY
         stale = Document.objects.get(pk=document_id).updated_at.replace(year=2000)
         Document.objects.filter(pk=document_id).update(updated_at=stale)
         assert services.document_scan(document_id=document_id) == services.ScanOutcome.AVAILABLE
