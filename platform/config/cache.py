@@ -72,6 +72,8 @@ class ResilientRedisCache(RedisCache):
         if self.is_down:
             raise CacheUnavailable("cache marked down after a failure")
         try:
+            if self._pending_deletes:
+                self._replay_deletes()  # before any read: no entry outlives its invalidation
             result = method(*args, **kwargs)
         except _DOWN_ERRORS as exc:
             if not self._down_until:
@@ -81,8 +83,6 @@ class ResilientRedisCache(RedisCache):
         if self._down_until:
             self._down_until = 0.0
             log.warning("cache reachable again")
-        if self._pending_deletes:
-            self._replay_deletes()
         return result
 
     def _replay_deletes(self) -> None:
@@ -90,9 +90,10 @@ class ResilientRedisCache(RedisCache):
             keys, self._pending_deletes = list(self._pending_deletes), set()
         try:
             self._cache.delete_many(keys)
-        except _DOWN_ERRORS:
+        except BaseException:
             with self._lock:
                 self._pending_deletes.update(keys)
+            raise
 
     def _remember_delete(self, keys: list[str]) -> None:
         with self._lock:
