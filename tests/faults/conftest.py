@@ -5,6 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.processes import RedisProcess
+from tests.uploads.conftest import (  # noqa: F401 - the documents tests' fixtures
+    _scanner_settings,
+    clamd_server,
+    fs_storage,
+    s3_server,
+    s3_storage,
+)
 
 
 @pytest.fixture
@@ -29,3 +36,21 @@ def point_caches_at(settings, url: str, **options) -> None:
 def cache_on_redis_server(settings, redis_server):
     point_caches_at(settings, redis_server.url, RETRY_AFTER=0.3)
     return redis_server
+
+
+@pytest.fixture
+def app_on_broker(redis_server):
+    """This process publishes tasks to ``redis_server`` for real (not eagerly)."""
+    from config.celery import app
+
+    saved = app.conf.broker_url, app.conf.task_always_eager
+
+    def reset_pools() -> None:  # built again, for the current broker_url, on next use
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    reset_pools()
+    app.conf.broker_url, app.conf.task_always_eager = redis_server.url, False
+    yield app
+    reset_pools()
+    app.conf.broker_url, app.conf.task_always_eager = saved

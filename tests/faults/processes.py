@@ -120,10 +120,13 @@ class WorkerProcess:
         self.args = ["-P", "solo", "--without-gossip", "--without-mingle", *extra_args]
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "config.worker", *self.args]
+
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "config.worker", *self.args],
+                self.command(),
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -133,9 +136,11 @@ class WorkerProcess:
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def wait_ready(self, timeout: float = 60, count: int = 1) -> None:
+    def wait_ready(self, timeout: float = 60, count: int = 1, alive=None) -> None:
+        """Until the log says ``ready.`` ``count`` times (``alive``: who must not die)."""
+
         def ready():
-            assert self.alive(), self.text()
+            assert (alive or self.alive)(), self.text()
             return self.text().count(" ready.") >= count
 
         wait_for(ready, timeout, 0.2, "the worker to be ready")
