@@ -14,6 +14,14 @@ from tests.uploads.conftest import (  # noqa: F401 - the documents tests' fixtur
 )
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Everything here is marked ``faults``: ``-m "not faults"`` skips the real-fault
+    tests (about a minute, most of it real workers starting) when iterating elsewhere."""
+    for item in items:
+        if item.nodeid.startswith("tests/faults/"):
+            item.add_marker(pytest.mark.faults)
+
+
 @pytest.fixture
 def redis_server():
     """A throw-away redis-server (never the suite's own), stopped at the end."""
