@@ -606,8 +606,11 @@ class DownloadTicket:
     disposition: str  # the Content-Disposition header value
     url: str = ""
     expires_at: datetime | None = None
+    stream: BinaryIO | None = None  # opened by the service, before the audit event
 
     def open(self) -> BinaryIO:
+        if self.stream is not None:
+            return self.stream
         return store.open_stream(store.documents_storage(), self.document.storage_key)
 
 
@@ -638,14 +641,30 @@ def document_download(*, actor: User, document_id, inline: bool = False) -> Down
                 filename_header=disposition,
                 content_type=document.content_type,
             )
-        audit.record(
-            "document.downloaded",
-            target=document,
-            changes={"inline": as_inline, "via": "presigned_url" if url else "stream"},
-        )
+            stream = None
+        else:
+            # Opened before the event is recorded: a storage that is down is a 503 with
+            # no "downloaded" event for a download that never happened.
+            try:
+                stream = store.open_stream(documents, document.storage_key)
+            except Exception as exc:
+                if not store.is_storage_error(exc):
+                    raise
+                raise StorageUnavailable(str(exc)) from exc
+        try:
+            audit.record(
+                "document.downloaded",
+                target=document,
+                changes={"inline": as_inline, "via": "presigned_url" if url else "stream"},
+            )
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
     return DownloadTicket(
         document=document,
         disposition=disposition,
         url=url,
         expires_at=expires_at,
+        stream=stream,
     )

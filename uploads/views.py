@@ -113,13 +113,18 @@ def document_upload(request: HttpRequest) -> HttpResponse:
     return _upload(request)
 
 
-def storage_unavailable(request: HttpRequest, created=()) -> HttpResponse:
+def storage_unavailable(request: HttpRequest, created=(), *, saving: bool = True) -> HttpResponse:
     """503 when storage cannot take or give a file: a page, or for JSON clients an
     RFC 9457 problem (its ``errors`` list is what the documents page shows)."""
-    detail = _(
-        "Document storage is unavailable at the moment, so nothing was saved. "
-        "Please try again in a few minutes."
-    )
+    if saving:
+        detail = _(
+            "Document storage is unavailable at the moment, so nothing was saved. "
+            "Please try again in a few minutes."
+        )
+    else:
+        detail = _(
+            "Document storage is unavailable at the moment. Please try again in a few minutes."
+        )
     if _wants_json(request):
         response: HttpResponse = JsonResponse(
             {
@@ -212,15 +217,13 @@ def document_download(request: HttpRequest, document_id) -> HttpResponse:
         return HttpResponse(
             _("This document is not available for download."), status=409, content_type="text/plain"
         )
+    except services.StorageUnavailable:
+        return storage_unavailable(request, saving=False)
     if ticket.url:
         response: HttpResponse = HttpResponseRedirect(ticket.url)
         response["Cache-Control"] = "no-store"
         return response
-    try:
-        stream = ticket.open()
-    except OSError:
-        return storage_unavailable(request)
-    response = FileResponse(stream, content_type=ticket.document.content_type)
+    response = FileResponse(ticket.open(), content_type=ticket.document.content_type)
     response["Content-Disposition"] = ticket.disposition
     response["Content-Length"] = str(ticket.document.size)
     response["X-Content-Type-Options"] = "nosniff"

@@ -121,3 +121,23 @@ def test_a_blocked_document_keeps_no_stale_scanner_error(fs_storage, owner_clien
         )
         assert services.document_scan(document_id=document_id) is services.ScanOutcome.BLOCKED
         assert Document.objects.get(pk=document_id).last_scan_error == ""
+
+
+def test_download_from_unavailable_storage_is_503_and_not_audited(
+    fs_storage, owner_client_a, tenant_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(owner_client_a, "kept.pdf", 10 * KIB)
+    document_id = response.json()["documents"][0]["id"]
+    with schema_context(tenant_a.schema_name):
+        document = Document.objects.get(pk=document_id)
+    assert document.state == Document.State.AVAILABLE
+    stored = fs_storage["root"] / "documents" / document.storage_key
+    stored.rename(stored.with_suffix(".away"))  # the volume is gone for a moment
+    mark = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    response = owner_client_a.get(f"/documents/{document_id}/download/")
+    assert response.status_code == 503
+    assert b"Storage unavailable" in response.content
+    assert not AuditEvent.objects.filter(id__gt=mark, action="document.downloaded").exists()
+    stored.with_suffix(".away").rename(stored)
+    assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 200
