@@ -56,6 +56,7 @@ def app_on_broker(redis_server):
     def reset_pools() -> None:  # built again, for the current broker_url, on next use
         app._pool = None
         app.amqp._producer_pool = None
+        app._broker_down_until = 0.0  # the publish breaker forgets this broker
 
     reset_pools()
     app.conf.broker_url, app.conf.task_always_eager = redis_server.url, False

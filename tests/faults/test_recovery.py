@@ -4,6 +4,7 @@ minutes, live claims are left alone, and documents waiting too long are reported
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -82,15 +83,24 @@ def test_upload_while_the_broker_is_down_is_accepted_and_found_again(
     app.conf.broker_url, app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
     app._pool = app.amqp._producer_pool = None
     try:
+        started = time.monotonic()
         with django_capture_on_commit_callbacks(execute=True):
             document_id = upload(owner_client_a)  # publishing the scan fails: still 200
+        first = time.monotonic() - started
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            upload(owner_client_a)  # the breaker: the dead broker is not even tried
+        second = time.monotonic() - started
+        assert first < 2 and second < 1  # one attempt, no reconnect loop
+        assert app._broker_down_until > time.monotonic()
     finally:
         app.conf.broker_url, app.conf.task_always_eager = broker, eager
         app._pool = app.amqp._producer_pool = None
+        app._broker_down_until = 0.0
     with schema_context(tenant_a.schema_name):
         assert Document.objects.get(pk=document_id).state == State.QUARANTINED
         found = services.documents_requeue_overdue(everything=True)  # eager: scans now
-        assert found.queued == 1
+        assert found.queued == 2
         assert Document.objects.get(pk=document_id).state == State.AVAILABLE
 
 

@@ -99,8 +99,11 @@ def test_broker_outage_then_worker_killed_mid_scan(
         redis_server.start()  # empty: a Redis without persistence lost its queues
         back = time.monotonic()
         for document_id in (first, during):
-            wait_for(lambda d=document_id: state_of(tenant_a, d) == "available", 60, 0.5,
-                     f"{document_id} to be scanned after the broker came back")  # fmt: skip
+            try:
+                wait_for(lambda d=document_id: state_of(tenant_a, d) == "available", 60, 0.5,
+                         f"{document_id} to be scanned after the broker came back")  # fmt: skip
+            except TimeoutError as exc:
+                raise AssertionError(log.read_text()[-6000:]) from exc
         assert time.monotonic() - back < 60
         assert "starting it again" not in log.read_text()
 

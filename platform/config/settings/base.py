@@ -363,9 +363,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
         )
     ),
     "socket_connect_timeout": 2,
+    # Publishing from a request must not wait on a dead broker: one attempt, no
+    # reconnect loop (the worker's consumer reconnects with its own, endless, retries),
+    # and not again for a few seconds (config.celery.AtriumCelery); uploads queue their
+    # scan later.
+    "max_retries": 0,
 }
-# Publishing from a request must not hang on a dead broker (uploads queue the scan
-# again when it is back).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # The worker reconnects however long the broker is away (Celery gives up after 100 tries).
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
