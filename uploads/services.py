@@ -194,6 +194,20 @@ def scan_lease_seconds() -> int:
     return settings.UPLOADS_SCAN_LEASE_SECONDS
 
 
+def scan_lease_left(document_id) -> float:
+    """Seconds until the current scan claim of ``document_id`` lapses unless renewed
+    (0 when there is no live claim): when a waiting task should look again."""
+    updated = (
+        Document.objects.filter(pk=document_id, state=State.SCANNING)
+        .values_list("updated_at", flat=True)
+        .first()
+    )
+    if updated is None:
+        return 0.0
+    left = updated + timedelta(seconds=scan_lease_seconds()) - timezone.now()
+    return max(0.0, left.total_seconds())
+
+
 def _lease_expired(document: Document, now: datetime) -> bool:
     return document.updated_at <= now - timedelta(seconds=scan_lease_seconds())
 

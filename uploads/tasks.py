@@ -29,15 +29,18 @@ log = logging.getLogger(__name__)
 def scan_document(self, schema_name: str, document_id: str) -> str:
     with schema_context(schema_name):
         outcome = services.document_scan(document_id=document_id)
+        lease_left = 0.0
+        if outcome is services.ScanOutcome.BUSY:
+            lease_left = services.scan_lease_left(document_id)
     if outcome in (services.ScanOutcome.RETRY, services.ScanOutcome.BUSY):
         if self.request.is_eager:
             # Eager mode (tests, no worker) has no broker to hold a delayed retry, and
             # Celery would retry at once, forever; watch_scans queues it again.
             return outcome.value
         if outcome is services.ScanOutcome.BUSY:
-            # Another claim is live (a redelivered task, or a duplicate): look again once
-            # it may have lapsed, so a dead worker's scan is taken over at once.
-            countdown = services.scan_lease_seconds() + 1
+            # Another claim is live (a redelivered task, or a duplicate): look again
+            # when it lapses unless renewed, so a dead worker's scan is taken over at once.
+            countdown = int(lease_left) + 1
         else:
             countdown = services.scan_backoff(self.request.retries + 1)
         raise self.retry(countdown=countdown)

@@ -282,7 +282,7 @@ def test_redelivered_scan_meeting_a_live_claim_comes_back_after_the_lease(
         Document.objects.filter(pk=document_id).update(state=Document.State.SCANNING)
     with pytest.raises(Retry) as retry:
         run_as_worker([tenant_a.schema_name, document_id])
-    assert retry.value.when == 31
+    assert 29 <= retry.value.when <= 31  # when the lease lapses unless renewed
     message = next_task(real_broker)
     assert message.args == [tenant_a.schema_name, document_id] and message.headers["eta"]
     message.ack()
