@@ -33,19 +33,25 @@ from .limits import over_quota_message, too_large_message
 from .models import Document
 from .permissions import can_manage, can_restore, require_member, require_writer
 from .pipeline import (
+    Requeued,
     ScanOutcome,
+    _discard,
     _locked,
     _queue_scan,
     document_scan,
+    documents_requeue_overdue,
     documents_requeue_stale,
     scan_backoff,
+    scan_lease_left,
 )
 from .selectors import limits_of, max_file_bytes, recently_deleted
 
 __all__ = [
     "DocumentNotAvailable",
     "DownloadTicket",
+    "Requeued",
     "ScanOutcome",
+    "StorageUnavailable",
     "UploadRejected",
     "document_delete",
     "document_download",
@@ -55,9 +61,11 @@ __all__ = [
     "document_scan",
     "document_upload",
     "documents_purge_expired",
+    "documents_requeue_overdue",
     "documents_requeue_stale",
     "download_url_expiry",
     "scan_backoff",
+    "scan_lease_left",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +78,11 @@ class DocumentNotAvailable(Exception):
 
 class UploadRejected(ValidationError):
     """Over the per-file limit or the tenant's quota."""
+
+
+class StorageUnavailable(Exception):
+    """Storage could not take or give the file (disk full, S3 unreachable): nothing
+    was kept or recorded; the client may try again later."""
 
 
 # --- upload ---------------------------------------------------------------------
@@ -112,9 +125,16 @@ def document_upload(
     schema = current_workspace().schema_name
     document.quarantine_key = store.quarantine_key(schema, document.id)
     quarantine = store.quarantine_storage()
-    # The bytes go to quarantine before the row exists; on any failure below they
-    # are removed again, so no object is left without its row.
-    store.save_path(quarantine, document.quarantine_key, path)
+    # The bytes go to quarantine before the row exists; on any failure (a full disk
+    # mid-write included) they are removed again, so no object is left without its row.
+    try:
+        store.save_path(quarantine, document.quarantine_key, path)
+    except Exception as exc:
+        _discard(quarantine, document.quarantine_key)
+        if store.is_storage_error(exc):
+            log.warning("quarantine storage refused an upload: %s", exc)
+            raise StorageUnavailable(str(exc)) from exc
+        raise
     try:
         with transaction.atomic():
             # One upload at a time per tenant past this point, so two concurrent
@@ -139,7 +159,7 @@ def document_upload(
             )
             transaction.on_commit(lambda: _queue_scan(schema, document.id))
     except BaseException:
-        store.delete(quarantine, document.quarantine_key)
+        _discard(quarantine, document.quarantine_key)
         raise
     return document
 
@@ -278,8 +298,11 @@ class DownloadTicket:
     disposition: str  # the Content-Disposition header value
     url: str = ""
     expires_at: datetime | None = None
+    stream: BinaryIO | None = None  # opened by the service, before the audit event
 
     def open(self) -> BinaryIO:
+        if self.stream is not None:
+            return self.stream
         return store.open_stream(store.documents_storage(), self.document.storage_key)
 
 
@@ -310,15 +333,31 @@ def document_download(*, actor: Principal, document_id, inline: bool = False) ->
                 filename_header=disposition,
                 content_type=document.content_type,
             )
-        audit.record(
-            "document.downloaded",
-            actor=actor,
-            target=document,
-            changes={"inline": as_inline, "via": "presigned_url" if url else "stream"},
-        )
+            stream = None
+        else:
+            # Opened before the event is recorded: a storage that is down is a 503 with
+            # no "downloaded" event for a download that never happened.
+            try:
+                stream = store.open_stream(documents, document.storage_key)
+            except Exception as exc:
+                if not store.is_storage_error(exc):
+                    raise
+                raise StorageUnavailable(str(exc)) from exc
+        try:
+            audit.record(
+                "document.downloaded",
+                actor=actor,
+                target=document,
+                changes={"inline": as_inline, "via": "presigned_url" if url else "stream"},
+            )
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
     return DownloadTicket(
         document=document,
         disposition=disposition,
         url=url,
         expires_at=expires_at,
+        stream=stream,
     )

@@ -93,8 +93,33 @@ class _RawBody(io.RawIOBase):
         super().close()
 
 
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the storage itself failed (disk full, read-only, S3 or its
+    network down), as opposed to a bug: ``OSError`` and botocore's, boto3's and
+    s3transfer's errors (matched by module, so the filesystem path never imports them)."""
+    if isinstance(exc, OSError):
+        return True
+    return any(
+        cls.__module__.split(".")[0] in {"botocore", "boto3", "s3transfer"}
+        for cls in type(exc).__mro__
+    )
+
+
 def move(source: Storage, source_key: str, target: Storage, target_key: str) -> None:
-    """Move an object between storages: a server-side copy on S3, a rename on disk."""
+    """Move an object between storages: a server-side copy on S3, a rename on disk.
+    A move that fails leaves the source in place and no partial copy at the target."""
+    try:
+        _move(source, source_key, target, target_key)
+    except Exception:
+        try:
+            if exists(source, source_key):
+                delete(target, target_key)
+        except Exception:  # noqa: S110 - a storage is down; the next attempt cleans up
+            pass
+        raise
+
+
+def _move(source: Storage, source_key: str, target: Storage, target_key: str) -> None:
     if is_s3(source) and is_s3(target):
         target.bucket.Object(target._normalize_name(target_key)).copy(
             {"Bucket": source.bucket.name, "Key": source._normalize_name(source_key)},

@@ -116,37 +116,83 @@ def document_upload(request: HttpRequest) -> HttpResponse:
     return _upload(request)
 
 
+def storage_unavailable(request: HttpRequest, created=(), *, saving: bool = True) -> HttpResponse:
+    """503 when storage cannot take or give a file: a page, or for JSON clients an
+    RFC 9457 problem (its ``errors`` list is what the documents page shows)."""
+    if saving:
+        detail = _(
+            "Document storage is unavailable at the moment, so nothing was saved. "
+            "Please try again in a few minutes."
+        )
+    else:
+        detail = _(
+            "Document storage is unavailable at the moment. Please try again in a few minutes."
+        )
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse(
+            {
+                "type": "about:blank",
+                "title": _("Storage unavailable"),
+                "status": 503,
+                "detail": detail,
+                "errors": [detail],
+                "documents": [_as_json(d) for d in created],
+            },
+            status=503,
+            content_type="application/problem+json",
+        )
+    else:
+        response = render(
+            request,
+            "uploads/unavailable.html",
+            {"message": detail, "created": created},
+            status=503,
+        )
+    response["Retry-After"] = "60"
+    response["Connection"] = "close"
+    return response
+
+
+def _as_json(document: Document) -> dict:
+    return {"id": str(document.id), "name": document.name, "state": document.state,
+            "size": document.size}  # fmt: skip
+
+
 @csrf_protect
 def _upload(request: HttpRequest) -> HttpResponse:
-    files = request.FILES.getlist("files")
-    rejection = getattr(request, "upload_rejection", "")
-    created, errors = [], []
-    if rejection:
-        errors.append(rejection)
-    elif not files:
-        errors.append(_("Choose at least one file to upload."))
-    else:
-        for upload in files:
-            try:
-                created.append(
-                    services.document_upload(
-                        actor=request.principal,
-                        name=upload.name,
-                        path=upload.temporary_file_path(),
-                        size=upload.size,
-                        sha256=upload.sha256,
-                        client_content_type=upload.content_type or "",
+    try:
+        files = request.FILES.getlist("files")
+        rejection = getattr(request, "upload_rejection", "")
+        created, errors = [], []
+        if getattr(request, "upload_storage_error", False):
+            return storage_unavailable(request)
+        if rejection:
+            errors.append(rejection)
+        elif not files:
+            errors.append(_("Choose at least one file to upload."))
+        else:
+            for upload in files:
+                try:
+                    created.append(
+                        services.document_upload(
+                            actor=request.principal,
+                            name=upload.name,
+                            path=upload.temporary_file_path(),
+                            size=upload.size,
+                            sha256=upload.sha256,
+                            client_content_type=upload.content_type or "",
+                        )
                     )
-                )
-            except services.UploadRejected as exc:
-                errors.extend(exc.messages)
-    for upload in files:
-        upload.close()
+                except services.UploadRejected as exc:
+                    errors.extend(exc.messages)
+                except services.StorageUnavailable:
+                    return storage_unavailable(request, created)
+    finally:
+        for upload in request.FILES.getlist("files"):
+            upload.close()
     if _wants_json(request):
         payload = {
-            "documents": [
-                {"id": str(d.id), "name": d.name, "state": d.state, "size": d.size} for d in created
-            ],
+            "documents": [_as_json(d) for d in created],
             "errors": errors,
         }
         return JsonResponse(payload, status=413 if errors and not created else 200)
@@ -179,6 +225,8 @@ def document_download(request: HttpRequest, document_id) -> HttpResponse:
         return HttpResponse(
             _("This document is not available for download."), status=409, content_type="text/plain"
         )
+    except services.StorageUnavailable:
+        return storage_unavailable(request, saving=False)
     if ticket.url:
         response: HttpResponse = HttpResponseRedirect(ticket.url)
         response["Cache-Control"] = "no-store"

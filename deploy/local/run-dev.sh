@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate, ensure the demo workspace, then serve the site and a Celery
-# worker until Ctrl-C, which stops everything this script and `make` started.
+# worker (restarted if it dies) until Ctrl-C, which stops everything this script and
+# `make` started.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -20,15 +21,18 @@ trap 'exit 0' INT TERM
 $PY manage.py migrate_schemas --noinput -v 0
 $PY manage.py refill_spare_pool
 $PY manage.py ensure_demo_tenant
-$PY -m config.worker --beat --loglevel WARNING --concurrency 1 \
-  --schedule var/celerybeat-schedule &
+# A worker that dies (killed, out of memory) is started again with a bounded back-off
+# rather than taking the site down with it.
+deploy/local/supervise.sh worker $PY -m config.worker --beat --loglevel WARNING \
+  --concurrency 1 --schedule var/celerybeat-schedule &
 WORKER_PID=$!
 echo
 echo "  Public site: http://localhost:$PORT/"
 echo "  Demo workspace: http://demo.localhost:$PORT/   (Ctrl-C stops everything)"
 echo
 # In the background, so that a signal reaches the trap at once rather than
-# after the server exits; whichever process ends first ends the session.
+# after the server exits; the session ends with the server (the worker's supervisor
+# only ends when told to).
 $PY manage.py runserver "127.0.0.1:$PORT" &
 WEB_PID=$!
-wait -n
+wait "$WEB_PID"

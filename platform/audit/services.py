@@ -200,7 +200,10 @@ def _queue_seal(chain: str) -> None:
             seal_chain(chain=chain)
         else:
             interval = getattr(settings, "AUDIT_SEAL_INTERVAL", 1.0)
-            task("audit.tasks.seal_chain_task").apply_async(args=(chain,), countdown=interval)
+            # No publish retries: a request must not wait on a dead broker.
+            task("audit.tasks.seal_chain_task").apply_async(
+                args=(chain,), countdown=interval, retry=False
+            )
     except Exception:  # the change is committed; the periodic sweep seals later
         logger.exception("could not seal audit chain %r", chain)
 

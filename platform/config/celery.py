@@ -1,13 +1,40 @@
 """The Celery application: configured from Django settings (``CELERY_*``)."""
 
+import logging
 import os
+import time
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import setup_logging
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
-app = Celery("atrium")
+log = logging.getLogger(__name__)
+
+# After a publish failed, this process does not try the broker again for this long.
+PUBLISH_RETRY_AFTER = 5.0
+
+
+class AtriumCelery(Celery):
+    """Celery with a circuit breaker on publishing: with the broker down, reaching it
+    costs up to ``CELERY_BROKER_CONNECTION_TIMEOUT`` per attempt, and a request that
+    publishes (an upload's scan, an audit seal) must not pay that each time. Callers
+    already treat ``OperationalError`` as "queued later"."""
+
+    _broker_down_until = 0.0
+
+    def send_task(self, *args, **kwargs):
+        if time.monotonic() < self._broker_down_until:
+            raise OperationalError("broker unreachable a moment ago; not tried again yet")
+        try:
+            return super().send_task(*args, **kwargs)
+        except OperationalError:
+            self._broker_down_until = time.monotonic() + PUBLISH_RETRY_AFTER
+            raise
+
+
+app = AtriumCelery("atrium")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -21,3 +48,21 @@ def _django_logging(**_kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+class RecoverOnConnect(bootsteps.StartStopStep):
+    """Each time the worker's consumer (re)connects to the broker, queue the scans
+    that may have been lost while it was away (a Redis restart drops its queues; an
+    upload made while the broker was down could not publish its scan)."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, c) -> None:
+        c.app._broker_down_until = 0.0  # the consumer just connected: the broker is back
+        try:
+            c.app.send_task("uploads.tasks.watch_scans", kwargs={"everything": True})
+        except Exception:  # the next connection, or the periodic watch, does it
+            log.exception("could not queue the recovery of waiting scans")
+
+
+app.steps["consumer"].add(RecoverOnConnect)

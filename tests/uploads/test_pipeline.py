@@ -296,18 +296,37 @@ def test_worker_killed_mid_scan_is_taken_over(
         response = post_upload(owner_client_a, "b.txt", b"bravo")
     document_id = response.json()["documents"][0]["id"]
     with schema_context(tenant_a.schema_name):
-        # As left by a worker that died while scanning: redelivered by late ack.
+        # As left by a worker that died while scanning: redelivered by late ack. The
+        # claim is still within its lease: the task must come back, not be dropped.
         Document.objects.filter(pk=document_id).update(state=Document.State.SCANNING)
-        assert (
-            services.document_scan(actor=SYSTEM, document_id=document_id)
-            == services.ScanOutcome.SKIPPED
-        )
+        outcome = services.document_scan(actor=SYSTEM, document_id=document_id)
+        assert outcome == services.ScanOutcome.BUSY
         stale = Document.objects.get(pk=document_id).updated_at.replace(year=2000)
         Document.objects.filter(pk=document_id).update(updated_at=stale)
         assert (
             services.document_scan(actor=SYSTEM, document_id=document_id)
             == services.ScanOutcome.AVAILABLE
         )
+
+
+def test_redelivered_scan_meeting_a_live_claim_comes_back_after_the_lease(
+    settings, fs_storage, owner_client_a, tenant_a, real_broker, django_capture_on_commit_callbacks
+):
+    # A pool process was SIGKILLed mid-scan: its task is redelivered at once, while the
+    # dead scan's lease still looks live. It must retry after the lease, not be acked.
+    settings.UPLOADS_SCAN_LEASE_SECONDS = 30
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post_upload(owner_client_a, "c.txt", b"charlie")
+    document_id = response.json()["documents"][0]["id"]
+    with schema_context(tenant_a.schema_name):
+        Document.objects.filter(pk=document_id).update(state=Document.State.SCANNING)
+    with pytest.raises(Retry) as retry:
+        run_as_worker([tenant_a.schema_name, document_id])
+    assert 29 <= retry.value.when <= 31  # when the lease lapses unless renewed
+    message = next_task(real_broker)
+    assert message.args == [tenant_a.schema_name, document_id] and message.headers["eta"]
+    message.ack()
+    assert doc(tenant_a, document_id).state == Document.State.SCANNING  # untouched
 
 
 def test_zip_bomb_upload_is_blocked_and_removed(

@@ -175,13 +175,22 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", f"redis://127.0.0.1:{env('REDIS_PORT', '6390')}/0")
+# Both caches treat an unreachable Redis as an empty cache (config/cache.py): pages fall
+# back to the database, at most CACHE_SOCKET_TIMEOUT late, and the process leaves Redis
+# alone for CACHE_RETRY_AFTER seconds after a failure.
+_CACHE_OPTIONS = {
+    "socket_connect_timeout": float(env("CACHE_SOCKET_TIMEOUT", "0.25")),
+    "socket_timeout": float(env("CACHE_SOCKET_TIMEOUT", "0.25")),
+    "RETRY_AFTER": float(env("CACHE_RETRY_AFTER", "2")),
+}
 CACHES = {
     # Per-tenant keys: django-tenants prefixes each key with the current schema.
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "OPTIONS": dict(_CACHE_OPTIONS),
     },
     # Operations state shared by every process, not per tenant: backup times, task
     # outcome counts, the last audit verification, cached fleet metrics.
@@ -193,10 +202,11 @@ CACHES = {
     },
     # Host -> tenant routing entries; looked up before any schema is chosen.
     "routing": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "routing",
         "TIMEOUT": 3600,
+        "OPTIONS": dict(_CACHE_OPTIONS),
     },
 }
 
@@ -357,7 +367,14 @@ UPLOADS_RESTORE_DAYS = int(env("UPLOADS_RESTORE_DAYS", "30"))
 # Scan retries back off exponentially from the base to the cap (seconds).
 UPLOADS_SCAN_RETRY_BASE = int(env("UPLOADS_SCAN_RETRY_BASE", "10"))
 UPLOADS_SCAN_RETRY_MAX = int(env("UPLOADS_SCAN_RETRY_MAX", "900"))
-# Quarantined documents untouched this long are queued again by the sweeper.
+# A scan's claim lapses unless its worker renews it within this many seconds (it renews
+# every third of it): a killed worker's scan is taken over this long after it died.
+UPLOADS_SCAN_LEASE_SECONDS = int(env("UPLOADS_SCAN_LEASE_SECONDS", "30"))
+# watch_scans (every minute) queues a scan again once it is this late (lost message).
+UPLOADS_SCAN_GRACE_SECONDS = int(env("UPLOADS_SCAN_GRACE_SECONDS", "60"))
+# Documents waiting for a scan longer than this are reported (log warning, to alert on).
+UPLOADS_STUCK_SECONDS = int(env("UPLOADS_STUCK_SECONDS", "300"))
+# Last resort: quarantined documents untouched this long are queued again by the sweeper.
 UPLOADS_STALE_QUARANTINE_SECONDS = int(env("UPLOADS_STALE_QUARANTINE_SECONDS", "1800"))
 # Request bodies are spooled here (never in memory) before going to quarantine.
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", str(BASE_DIR / "var" / "tmp"))
@@ -376,6 +393,30 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"Atrium <no-reply@{BASE_DOMAIN}>
 # --- Background work ---------------------------------------------------------
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with the outage fix of config/broker.py.
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+# A task a worker took but did not acknowledge (it died) goes back on the queue after
+# this many seconds. It must exceed the longest a message is legitimately held: the
+# longest scan and the longest retry countdown (held by the worker until due), else a
+# second worker gets a copy while the first still holds it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(
+        env(
+            "CELERY_VISIBILITY_TIMEOUT",
+            str(int(max(2 * CLAMD_TIMEOUT, UPLOADS_SCAN_RETRY_MAX)) + 300),
+        )
+    ),
+    "socket_connect_timeout": 2,
+    # Publishing from a request must not wait on a dead broker: one attempt, no
+    # reconnect loop (the worker's consumer reconnects with its own, endless, retries),
+    # and not again for a few seconds (config.celery.AtriumCelery); uploads queue their
+    # scan later.
+    "max_retries": 0,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The worker reconnects however long the broker is away (Celery gives up after 100 tries).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -389,6 +430,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "uploads.tasks.purge_deleted_documents",
         "schedule": 3600.0,
     },
+    "uploads-watch-scans": {"task": "uploads.tasks.watch_scans", "schedule": 60.0},
     "uploads-sweep-stale-quarantine": {
         "task": "uploads.tasks.sweep_stale_quarantine",
         "schedule": 600.0,
