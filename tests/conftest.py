@@ -118,7 +118,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """After a test that committed for real, and after Django's flush that ends
     it, restore the baseline (a hook, because fixture teardown runs before the flush)."""
     yield
-    if _committed_for_real(item):
+    # After the session's last test the test database is already destroyed (and the
+    # connection points at the development database): nothing to restore.
+    if _committed_for_real(item) and nextitem is not None:
         with item.config.stash[blocking_manager_key].unblock():
             ensure_baseline()
 
