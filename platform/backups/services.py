@@ -93,7 +93,8 @@ def _record(action: str, *, actor, tenant: Tenant, changes: dict) -> None:
 
 
 def new_backup_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """Sortable by time (to the millisecond), unique by a random tail."""
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def backup_create(*, actor: audit_context.Actor, tenant: Tenant, reason: str = "manual") -> Backup:
@@ -263,7 +264,7 @@ def read_manifest(schema: str, backup_id: str | None = None) -> dict:
         if not ids:
             raise BackupError(f"no backup of {schema} in the backup storage")
         backup_id = ids[-1]
-    if not re.fullmatch(r"[0-9TZ]{16}-[0-9a-f]{6}", backup_id):
+    if not re.fullmatch(r"[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}", backup_id):
         raise BackupError(f"not a backup id: {backup_id!r}")
     storage = store.backup_storage()
     name = store.set_prefix(schema, backup_id) + "manifest.json.enc"

@@ -131,3 +131,62 @@ def test_the_periodic_drill_records_a_metric_ready_result(fs_backup, workspace):
     assert result["age_seconds"] < 60
     assert services.aside_schemas(tenant) == []
     assert AuditEvent.objects.filter(action="tenant.restore_drilled").count() == 1
+
+
+def test_retention_removes_old_sets_and_the_objects_only_they_referred_to(
+    fs_backup, workspace, settings
+):
+    from backups import crypto, store
+
+    tenant = workspace["tenant"]
+    schema = tenant.schema_name
+    first = services.backup_create(actor=SYSTEM, tenant=tenant)
+    second = services.backup_create(actor=SYSTEM, tenant=tenant)
+    assert second.objects_copied == 0  # the objects are in the storage already
+    storage = store.backup_storage()
+    objects = store.workspace_prefix(schema) + "objects/"
+    # An object only older, removed sets referred to (a document deleted since).
+    stray = store.object_name(schema, "0" * 64)
+    store.put_json(storage, stray, {"stands for": "an old document"}, crypto.backup_key())
+    assert len(store.list_names(storage, objects)) == 4
+
+    settings.BACKUP_KEEP_HOURS, settings.BACKUP_KEEP_DAILY = 0, 1
+    assert services.backups_prune(actor=SYSTEM, tenant=tenant) == 1
+
+    assert services.backup_ids_in_storage(schema) == [second.backup_id]
+    assert not Backup.objects.filter(pk=first.pk).exists()
+    assert sorted(store.list_names(storage, objects)) == sorted(
+        entry["blob"] for entry in services.read_manifest(schema)["objects"]
+    )
+    event = AuditEvent.objects.filter(chain=schema).order_by("-id").first()
+    assert event.action == "tenant.backups_pruned"
+    assert event.changes == {"removed": [first.backup_id], "objects_removed": 1}
+
+
+def test_the_commands_back_up_list_restore_and_discard(fs_backup, workspace):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("backup_workspace", "--slug", "drill", "--json", stdout=out)
+    [made] = json.loads(out.getvalue())
+    assert made["slug"] == "drill" and made["objects"] == 3
+
+    out = StringIO()
+    call_command("restore_workspace", "--slug", "drill", "--keep-aside", "--json", stdout=out)
+    restored = json.loads(out.getvalue())
+    assert restored["backup_id"] == made["backup_id"] and not restored["swapped"]
+
+    out = StringIO()
+    call_command("restore_workspace", "--slug", "drill", "--list", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {
+        "backups": [made["backup_id"]],
+        "aside": [restored["restored_schema"]],
+    }
+    call_command(
+        "restore_workspace", "--slug", "drill", "--discard", restored["restored_schema"],
+        stdout=StringIO(),
+    )  # fmt: skip
+    assert not schemas.schema_exists(restored["restored_schema"])
