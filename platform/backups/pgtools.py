@@ -22,6 +22,8 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+_TLS_OPTIONS = {"sslmode", "sslrootcert", "sslcert", "sslkey"}
+
 
 class PgToolError(Exception):
     """pg_dump or pg_restore failed; the message carries its stderr (no secrets)."""
@@ -36,15 +38,19 @@ class Database:
     port: str = ""
     user: str = ""
     password: str = ""
+    # libpq TLS options from the database settings' OPTIONS (e.g. sslmode=require).
+    tls: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_settings(cls, settings_dict: dict) -> Database:
+        options = settings_dict.get("OPTIONS") or {}
         return cls(
             name=settings_dict["NAME"],
             host=str(settings_dict.get("HOST") or ""),
             port=str(settings_dict.get("PORT") or ""),
             user=str(settings_dict.get("USER") or ""),
             password=str(settings_dict.get("PASSWORD") or ""),
+            tls=tuple((k, str(v)) for k, v in sorted(options.items()) if k in _TLS_OPTIONS),
         )
 
     @classmethod
@@ -59,7 +65,7 @@ class Database:
         )
 
     def with_name(self, name: str) -> Database:
-        return Database(name, self.host, self.port, self.user, self.password)
+        return Database(name, self.host, self.port, self.user, self.password, self.tls)
 
     def connect_kwargs(self) -> dict:
         kwargs = {"dbname": self.name}
@@ -67,6 +73,7 @@ class Database:
                            ("password", self.password)):  # fmt: skip
             if value:
                 kwargs[key] = value
+        kwargs.update(self.tls)
         return kwargs
 
     def env(self) -> dict[str, str]:
@@ -77,6 +84,7 @@ class Database:
                            ("PGPASSWORD", self.password)):  # fmt: skip
             if value:
                 env[key] = value
+        env.update({f"PG{key.upper()}": value for key, value in self.tls})
         return env
 
 

@@ -416,13 +416,19 @@ def _q(name: str) -> str:
 
 
 def _ensure_database(database: pgtools.Database) -> None:
+    """Create the staging database when it is missing (needs CREATEDB)."""
+    try:
+        psycopg.connect(**database.connect_kwargs()).close()
+        return
+    except psycopg.OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
     maintenance = database.with_name("postgres")
-    with psycopg.connect(**maintenance.connect_kwargs(), autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database.name])
-        if found.fetchone():
-            return
-        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # a concurrent restore
-            conn.execute(f'CREATE DATABASE "{database.name}"')
+    with (
+        psycopg.connect(**maintenance.connect_kwargs(), autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase),  # a concurrent restore
+    ):
+        conn.execute(f'CREATE DATABASE "{database.name}"')
 
 
 def _verify(manifest: dict, target: str, result: RestoreResult) -> None:
