@@ -7,6 +7,7 @@ each test's own changes are rolled back."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -15,7 +16,7 @@ from audit.context import SYSTEM
 from audit.models import AuditEvent
 from backups import selectors, services
 from backups.models import Backup
-from tenants import schemas
+from tenants import routing, schemas
 from tests.backups.conftest import read_object
 from uploads import storage as object_storage
 from uploads.models import Document
@@ -28,7 +29,9 @@ def state_of(schema: str) -> dict:
     return {"users": users, "documents": docs}
 
 
-def test_backup_damage_restore_and_everything_is_back(any_backup_storage, workspace):
+def test_backup_damage_restore_and_everything_is_back(
+    any_backup_storage, workspace, settings, django_capture_on_commit_callbacks
+):
     tenant = workspace["tenant"]
     schema = tenant.schema_name
     before = state_of(schema)
@@ -53,8 +56,12 @@ def test_backup_damage_restore_and_everything_is_back(any_backup_storage, worksp
         documents.delete(key)
     assert state_of(schema)["documents"] == []
 
-    result = services.backup_restore(actor=SYSTEM, tenant=tenant, swap=True)
+    host = f"{tenant.slug}.{settings.BASE_DOMAIN}"
+    assert routing.resolve_host(host).schema_name == schema  # cached now
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        result = services.backup_restore(actor=SYSTEM, tenant=tenant, swap=True)
 
+    assert callbacks and caches["routing"].get(host) is None  # the route was forgotten
     assert result.swapped and result.backup_id == backup.backup_id
     assert result.objects_restored == 2 and result.objects_checked == 3
     assert state_of(schema) == before
