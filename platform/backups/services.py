@@ -213,27 +213,30 @@ def _live_storage(kind: str):
 
 def _copy_objects(storage, key: bytes, schema: str, documents) -> tuple[list, list, int]:
     """Each document's object into the backup storage, once per content (keyed digest
-    of its sha256); the manifest entry says where. Objects already there are not read."""
+    of its sha256); the manifest entry says where. Objects already there are not read.
+    Both sides are listed per folder, not asked per object (S3: a LIST per 1,000)."""
     objects, missing, copied = [], [], 0
+    live = {kind: store.Listing(_live_storage(kind)) for kind in ("documents", "quarantine")}
+    saved = store.Listing(storage)
     for doc_id, storage_key, quarantine_key, size, sha256, _state in documents:
         for kind, obj_key in (("documents", storage_key), ("quarantine", quarantine_key)):
             if not obj_key:
                 continue
-            live = _live_storage(kind)
-            if not object_storage.exists(live, obj_key):
+            if live[kind].size(obj_key) is None:
                 missing.append({"document": doc_id, "storage": kind, "key": obj_key})
                 continue
             name = store.object_name(schema, name_digest(key, sha256))
             actual_sha, actual_size = sha256, size
-            if not store.exists(storage, name):
+            if saved.size(name) is None:
                 with (
-                    object_storage.open_stream(live, obj_key) as src,
+                    object_storage.open_stream(live[kind].storage, obj_key) as src,
                     tempfile.NamedTemporaryFile(dir=store.temp_dir()) as sealed,
                 ):
                     actual_size, actual_sha = encrypt_stream(src, sealed, key)
                     sealed.flush()
                     name = store.object_name(schema, name_digest(key, actual_sha))
                     store.upload_file(storage, name, sealed.name)
+                    saved.add(name, sealed.tell())
                 copied += 1
                 if actual_sha != sha256:
                     logger.warning("object %s of %s differs from its row's sha256", obj_key, schema)
@@ -463,7 +466,8 @@ def _verify(manifest: dict, target: str, result: RestoreResult) -> None:
             applied = _tenant_migrations(applied_migrations(django_cursor.cursor, target))
         if expected - applied:
             raise RestoreVerificationError("migrations did not reach the fleet's state")
-    _restore_objects(manifest, result)
+    live = {kind: store.Listing(_live_storage(kind)) for kind in ("documents", "quarantine")}
+    _restore_objects(manifest, result, live)
     with connection.cursor() as django_cursor:
         documents = document_rows(django_cursor.cursor, target)
     missing_at_backup = {(m["storage"], m["key"]) for m in manifest.get("objects_missing", [])}
@@ -471,7 +475,7 @@ def _verify(manifest: dict, target: str, result: RestoreResult) -> None:
         for kind, obj_key in (("documents", storage_key), ("quarantine", quarantine_key)):
             if not obj_key:
                 continue
-            if not object_storage.exists(_live_storage(kind), obj_key):
+            if live[kind].size(obj_key) is None:
                 if (kind, obj_key) in missing_at_backup:
                     result.problems.append(f"{kind}:{obj_key} was already missing at backup")
                     continue
@@ -485,15 +489,16 @@ def _tenant_migrations(applied: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return {m for m in applied if m[0] in labels}
 
 
-def _restore_objects(manifest: dict, result: RestoreResult) -> None:
+def _restore_objects(manifest: dict, result: RestoreResult, live: dict) -> None:
     """Put back every object of the manifest that is missing or of the wrong size,
     decrypted from the backup storage, checked against its sha256 before it is stored."""
     storage = store.backup_storage()
     key = backup_key()
     for entry in manifest["objects"]:
-        live = _live_storage(entry["storage"])
+        listing = live[entry["storage"]]
         result.objects_checked += 1
-        if object_storage.exists(live, entry["key"]) and live.size(entry["key"]) == entry["size"]:
+        present = listing.size(entry["key"])
+        if present == entry["size"]:
             continue
         with tempfile.NamedTemporaryFile(dir=store.temp_dir()) as plain:
             size, sha = store.get_decrypted(storage, entry["blob"], plain, key)
@@ -501,9 +506,11 @@ def _restore_objects(manifest: dict, result: RestoreResult) -> None:
                 raise RestoreVerificationError(f"backup of object {entry['key']} is damaged")
             plain.flush()
             plain.seek(0)
-            if object_storage.exists(live, entry["key"]):
-                live.delete(entry["key"])
-            object_storage.save_stream(live, entry["key"], _PathFile(plain))
+            if present is not None:
+                listing.storage.delete(entry["key"])
+            with _PathFile(plain) as stream:
+                object_storage.save_stream(listing.storage, entry["key"], stream)
+        listing.add(entry["key"], size)
         result.objects_restored += 1
 
 

@@ -107,22 +107,44 @@ def delete(storage: Storage, name: str) -> None:
     storage.delete(name)
 
 
-def list_names(storage: Storage, prefix: str) -> list[str]:
-    """Every file name under ``prefix`` (recursively), relative to the storage."""
+def list_sizes(storage: Storage, prefix: str) -> dict[str, int]:
+    """``{name: size}`` of every file under ``prefix`` (recursively), names relative to
+    the storage: one LIST per 1,000 objects on S3 rather than a HEAD per object."""
     if object_storage.is_s3(storage):
-        base = storage._normalize_name(prefix)
-        location = storage._normalize_name("")
-        names = []
-        for obj in storage.bucket.objects.filter(Prefix=base):
-            names.append(obj.key[len(location) :].lstrip("/") if location else obj.key)
-        return names
+        location = storage.location.strip("/")
+        cut = len(location) + 1 if location else 0
+        full = f"{location}/{prefix}" if location else prefix
+        return {obj.key[cut:]: obj.size for obj in storage.bucket.objects.filter(Prefix=full)}
     if isinstance(storage, FileSystemStorage):
         root = Path(storage.location)
         base = root / prefix
         if not base.exists():
-            return []
-        return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
-    raise TypeError(f"unsupported backup storage {type(storage).__name__}")
+            return {}
+        return {str(p.relative_to(root)): p.stat().st_size for p in base.rglob("*") if p.is_file()}
+    raise TypeError(f"unsupported storage {type(storage).__name__}")
+
+
+def list_names(storage: Storage, prefix: str) -> list[str]:
+    """Every file name under ``prefix`` (recursively), relative to the storage."""
+    return sorted(list_sizes(storage, prefix))
+
+
+class Listing:
+    """Sizes of the objects of one storage, listed once per folder on first use."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._folders: dict[str, dict[str, int]] = {}
+
+    def size(self, key: str) -> int | None:
+        folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        if folder not in self._folders:
+            self._folders[folder] = list_sizes(self.storage, folder)
+        return self._folders[folder].get(key)
+
+    def add(self, key: str, size: int) -> None:
+        self.size(key)
+        self._folders[key.rsplit("/", 1)[0] + "/" if "/" in key else ""][key] = size
 
 
 def delete_prefix(storage: Storage, prefix: str) -> int:
