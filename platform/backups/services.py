@@ -16,7 +16,6 @@ aside for inspection.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import re
 import secrets
@@ -506,23 +505,9 @@ def _restore_objects(manifest: dict, result: RestoreResult, live: dict) -> None:
                 raise RestoreVerificationError(f"backup of object {entry['key']} is damaged")
             plain.flush()
             plain.seek(0)
-            if present is not None:
-                listing.storage.delete(entry["key"])
-            with _PathFile(plain) as stream:
-                object_storage.save_stream(listing.storage, entry["key"], stream)
+            store.upload_file(listing.storage, entry["key"], plain.name)
         listing.add(entry["key"], size)
         result.objects_restored += 1
-
-
-class _PathFile(io.BufferedReader):
-    """A temporary file that tells S3 uploads its path (read part by part from disk)."""
-
-    def __init__(self, handle) -> None:
-        self._handle = handle
-        super().__init__(io.FileIO(handle.name, "rb"))
-
-    def temporary_file_path(self) -> str:
-        return self._handle.name
 
 
 def restore_discard(*, actor: audit_context.Actor, tenant: Tenant, schema_name: str) -> None:

@@ -14,6 +14,7 @@ the file (S3: multipart, one part in flight), so memory stays flat.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -50,7 +51,8 @@ def temp_dir() -> str:
 
 
 def upload_file(storage: Storage, name: str, path: str) -> None:
-    """Store the file at ``path`` as ``name`` (replacing any file of that name)."""
+    """Store the file at ``path`` as ``name`` (replacing any file of that name): S3
+    multipart from the file, one part in flight; on disk a hard link when it can."""
     if object_storage.is_s3(storage):
         storage.bucket.Object(storage._normalize_name(name)).upload_file(
             path, Config=storage.transfer_config
@@ -58,6 +60,18 @@ def upload_file(storage: Storage, name: str, path: str) -> None:
         return
     if storage.exists(name):
         storage.delete(name)
+    if isinstance(storage, FileSystemStorage):
+        # A hard link of the finished temporary file: no second copy of the bytes.
+        target = Path(storage.path(name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:  # another filesystem (or no links): copy
+            pass
+        else:
+            if storage.file_permissions_mode is not None:
+                os.chmod(target, storage.file_permissions_mode)
+            return
     with open(path, "rb") as handle:
         saved = storage.save(name, File(handle))
     if saved != name:
