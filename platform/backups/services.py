@@ -34,7 +34,6 @@ from django.utils.translation import gettext as _
 
 import audit.services as audit
 from audit import context as audit_context
-from audit.chain import verify_chain
 from tenants import routing, schemas
 from tenants.models import Tenant
 from uploads import storage as object_storage
@@ -617,7 +616,7 @@ def restore_drill_run(*, actor: audit_context.Actor, tenant: Tenant | None = Non
             finally:
                 if schemas.schema_exists(target):
                     schemas.drop_schema(target)
-        chain = verify_chain(chain=schema)
+        chain = audit.verify_chain(chain=schema)
         details = {"rows": result.rows, "tables": result.tables,
                    "objects_checked": result.objects_checked,
                    "objects_restored": result.objects_restored,
