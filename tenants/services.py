@@ -14,6 +14,7 @@ from .lifecycle import (
     tenant_suspend,
     tenant_transition,
 )
+from .routing import forget_tenant
 
 
 @write_service
@@ -26,6 +27,7 @@ def spare_pool_refill(*, actor: Principal, size: int | None = None) -> int:
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "forget_tenant",
     "spare_pool_refill",
     "tenant_create",
     "tenant_mark_ready",

@@ -234,9 +234,9 @@ class BackupAge(_OwnConnection):
     Nothing recorded at all (no backup system yet) is a warning: "unknown"."""
 
     def probe(self) -> None:
-        from tenants import backup_status
+        from backups.selectors import summary as backup_summary
 
-        result = backup_status.summary()
+        result = backup_summary()
         if result.workspaces and not result.any_recorded:
             raise ServiceWarning("unknown: no backup has been recorded")
         age = result.oldest_age_seconds or 0

@@ -85,13 +85,13 @@ def task_outcomes() -> dict[tuple[str, str], int]:
 def fleet_readings() -> dict:
     """The fleet-wide figures, read from the database and the ops cache."""
     from audit.selectors import last_verification, seal_lag_seconds
-    from tenants import backup_status
+    from backups.selectors import summary as backup_summary
     from tenants.selectors import fleet_counts, schemas_holding_data, spare_pool_size
     from uploads.selectors import scan_backlog
 
     connection.set_schema_to_public()
     backlog, oldest = scan_backlog(schemas_holding_data())
-    backups = backup_status.summary()
+    backups = backup_summary()
     return {
         "workspaces": fleet_counts(),
         "spare_pool": spare_pool_size(),

@@ -78,6 +78,13 @@ class _Fixed:
 
 
 SYSTEM: Principal = _Fixed(Actor(type="system", display="system"))
+
+
+def system(display: str) -> Principal:
+    """The system under a name of its own (``manage.py backup``): still the system."""
+    return _Fixed(Actor(type="system", display=display))
+
+
 ANONYMOUS: Principal = _Fixed(Actor(type="anonymous", display="anonymous"))
 
 

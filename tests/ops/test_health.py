@@ -7,7 +7,6 @@ from django.db import connection
 from django.test import Client
 
 from config import health
-from tenants import backup_status
 from tests.uploads.conftest import s3_server, s3_storage  # noqa: F401 - fixtures
 
 
@@ -124,30 +123,37 @@ def test_deep_without_a_worker_fails_on_celery_and_warns_about_unknown_backups(s
 
 
 @pytest.mark.django_db
-def test_backup_age_check_reads_the_backup_status_contract(tenant_a, tenant_b, settings):
+def test_backup_age_check_reads_the_backup_catalogue(tenant_a, tenant_b, settings):
     from datetime import timedelta
 
-    from django.core.cache import caches
     from django.utils import timezone
 
+    from backups.models import Backup
+    from backups.selectors import summary
     from tenants.models import Tenant
 
-    caches["ops"].clear()
     check = health.BackupAge()
     now = timezone.now()
-    schemas = Tenant.objects.filter(state="active").values_list("schema_name", flat=True)
-    for schema in schemas:
-        backup_status.record_success(schema_name=schema, finished_at=now - timedelta(hours=1))
+    active = list(Tenant.objects.filter(state="active"))
+
+    def backed_up(tenant, hours: float, status: str = Backup.Status.OK) -> None:
+        Backup.objects.create(
+            backup_id=f"{tenant.schema_name}-{hours}-{status}", tenant=tenant,
+            schema_name=tenant.schema_name, status=status,
+            created_at=now - timedelta(hours=hours),
+        )  # fmt: skip
+
+    for tenant in active:
+        backed_up(tenant, 1)
     check.probe()  # all fresh: no exception
-    backup_status.record_success(schema_name=tenant_b.schema_name,
-                                 finished_at=now - timedelta(hours=9))  # fmt: skip
+    Backup.objects.filter(tenant=tenant_b).delete()
+    backed_up(tenant_b, 9)
+    backed_up(tenant_b, 0.5, Backup.Status.FAILED)  # a failed backup does not count
     with pytest.raises(health.ServiceUnavailable, match=r"9\.0 h"):
         check.probe()
-    summary = backup_status.summary(now)
-    assert summary.backed_up == summary.workspaces
-    assert 9 * 3600 <= summary.oldest_age_seconds < 9 * 3600 + 60
-    with pytest.raises(ValueError):
-        backup_status.record_success(schema_name="t_x", finished_at=now.replace(tzinfo=None))
+    result = summary(now)
+    assert result.backed_up == result.workspaces == len(active)
+    assert 9 * 3600 <= result.oldest_age_seconds < 9 * 3600 + 60
 
 
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")

