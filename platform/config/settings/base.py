@@ -136,6 +136,8 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Under django-tenants' backend: Django's, with DDL that Citus accepts too (deploy/scaling.md).
+ORIGINAL_BACKEND = "tenants.pg_backend"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
