@@ -107,7 +107,9 @@ def least_loaded_node(exclude: Node | None = None) -> Node | None:
     return min(counts, key=lambda node: (counts[node], node)) if counts else None
 
 
-def tenant_move(*, actor: audit_context.Actor, tenant: Tenant, to: Node | None = None) -> MoveResult:
+def tenant_move(
+    *, actor: audit_context.Actor, tenant: Tenant, to: Node | None = None
+) -> MoveResult:
     """Move ``tenant``'s schema to worker ``to`` (default: the least loaded other one).
 
     Online: the tenant keeps reading and writing while its tables are copied; writes

