@@ -54,7 +54,7 @@ def test_a_signup_lands_on_a_worker(on_citus, db):
         assert get_user_model().objects.get().email == "o@citus.test"
 
 
-def test_moving_to_the_same_or_an_unknown_node_is_refused(on_citus, transactional_db):
+def test_moving_to_the_same_or_an_unknown_node_is_refused(committed):
     tenant = Tenant.objects.get(slug="alpha")
     here = citus.node_of(tenant.schema_name)
     with pytest.raises(ValidationError, match="already on"):
@@ -101,7 +101,7 @@ class _Client(threading.Thread):
             connections.close_all()
 
 
-def test_a_tenant_moves_online_while_a_client_keeps_writing(on_citus, transactional_db):
+def test_a_tenant_moves_online_while_a_client_keeps_writing(committed):
     tenant = Tenant.objects.get(slug="alpha")
     source = citus.node_of(tenant.schema_name)
     client = _Client(tenant.schema_name)
@@ -124,6 +124,7 @@ def test_a_tenant_moves_online_while_a_client_keeps_writing(on_citus, transactio
                 "session_key", flat=True
             )
         )
+        Session.objects.filter(session_key__startswith="move").delete()
     missing = sorted(set(client.written) - stored)
     assert not missing, (len(client.written), before, during, missing)
     event = AuditEvent.objects.filter(action="tenant.moved", tenant_id=tenant.pk).latest("pk")
@@ -131,7 +132,7 @@ def test_a_tenant_moves_online_while_a_client_keeps_writing(on_citus, transactio
     assert event.actor_type == "system"
 
 
-def test_move_tenant_command(on_citus, transactional_db, capsys):
+def test_move_tenant_command(committed, capsys):
     tenant = Tenant.objects.get(slug="beta")
     source = citus.node_of(tenant.schema_name)
     target = next(node for node in citus.worker_nodes() if node != source)
@@ -140,7 +141,7 @@ def test_move_tenant_command(on_citus, transactional_db, capsys):
     assert citus.node_of(tenant.schema_name) == target
 
 
-def test_an_existing_single_node_fleet_is_distributed(on_citus, transactional_db):
+def test_an_existing_single_node_fleet_is_distributed(committed):
     # A deployment from before Citus: its schemas are plain schemas on the coordinator
     # (made here with schema-based sharding off, and without the distributed spares).
     for spare in SpareSchema.objects.all():
@@ -166,4 +167,13 @@ def test_an_existing_single_node_fleet_is_distributed(on_citus, transactional_db
     with schema_context(legacy.schema_name):
         assert get_user_model().objects.get().email == "o@legacy.test"
     assert AuditEvent.objects.filter(action="tenant.distributed", tenant_id=legacy.pk).exists()
-    call_command("distribute_tenants")  # idempotent
+    assert call_command("distribute_tenants") is None  # idempotent: nothing left to do
+    assert citus.undistributed_schemas() == []
+    # Undo: the workspace goes, the pool is refilled with (distributed) spares.
+    legacy.domains.all().delete()
+    legacy.delete()
+    schemas.drop_schema(legacy.schema_name)
+    for spare in SpareSchema.objects.all():
+        schemas.drop_schema(spare.schema_name)
+        spare.delete()
+    pool.refill()
