@@ -27,6 +27,11 @@ from audit import context as audit_context
 from . import schemas
 from .models import SpareSchema, Tenant
 
+# Public tables that tenant tables may reference. On Citus each must be a reference table
+# (``SELECT create_reference_table('public.<table>')``, copied to every node); none so far.
+# tests/test_citus_ready.py keeps every other relation inside the tenant's schema.
+REFERENCE_TABLES: frozenset[str] = frozenset()
+
 
 @dataclass(frozen=True, order=True)
 class Node:
@@ -116,9 +121,9 @@ def tenant_move(
     wait only for the final catch-up. Cannot run inside a transaction (the copy
     commits as it goes); the audit event is written once the move is done.
     """
+    _require_citus()
     if connection.in_atomic_block:
         raise RuntimeError("tenant_move() must not run inside transaction.atomic().")
-    _require_citus()
     connection.set_schema_to_public()
     source = node_of(tenant.schema_name)
     if source is None:
