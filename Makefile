@@ -47,7 +47,8 @@ test: services lint
 # CITUS_SOURCE (default ../shared/citus/citus-14.0.1.tar.gz); `make citus-up` / `citus-down`
 # start and stop a coordinator (CITUS_PORT, default 54340) and two workers on loopback.
 CITUS := PY=$(PY) deploy/local/citus.sh
-CITUS_TESTS ?= tests/tenants tests/citus tests/test_citus_ready.py
+CITUS_TESTS ?= tests/tenants tests/citus tests/test_citus_ready.py \
+	tests/uploads/test_documents.py tests/audit/test_recording.py
 citus: install
 	@$(CITUS) build
 
