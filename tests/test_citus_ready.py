@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, models
+from django.test.utils import isolate_apps
 
 from tenants import citus, schemas
 
@@ -164,3 +165,33 @@ def test_the_relation_check_catches_a_tenant_table_pointing_at_public():
     assert foreign_key_problems([tenant_model], labels, frozenset()) == []
     # tenants.Tenant -> billing.Plan: both public, fine.
     assert foreign_key_problems([public_model], labels, frozenset()) == []
+
+
+@pytest.mark.django_db
+@isolate_apps("tenants")
+def test_added_columns_name_their_constraints():
+    """Citus refuses ADD COLUMN with an unnamed CHECK or UNIQUE (tenants/pg_backend)."""
+
+    class Probe(models.Model):
+        class Meta:
+            app_label = "tenants"
+            db_table = "probe"
+
+        def __str__(self) -> str:
+            return "probe"
+
+    count = models.PositiveIntegerField(null=True)
+    count.set_attributes_from_name("count")
+    code = models.CharField(max_length=8, unique=True, null=True)
+    code.set_attributes_from_name("code")
+    with connection.schema_editor(collect_sql=True) as editor:
+        editor.add_field(Probe, count)
+        editor.add_field(Probe, code)
+    added = [sql for sql in editor.collected_sql if "ADD COLUMN" in sql]
+    assert len(added) == 2
+    assert re.search(r'ADD COLUMN "count" .*CONSTRAINT "probe_count_\w+_check" CHECK', added[0])
+    assert re.search(r'ADD COLUMN "code" .*CONSTRAINT "probe_code_\w+_uniq" UNIQUE', added[1])
+    # CREATE TABLE keeps Django's own (inline, unnamed) form: Citus accepts it there.
+    with connection.schema_editor(collect_sql=True) as editor:
+        editor.create_model(Probe)
+    assert "CONSTRAINT" not in " ".join(editor.collected_sql)
