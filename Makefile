@@ -10,7 +10,8 @@ export REDIS_PORT ?= 6390
 # DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
 SERVICES := PY=$(PY) deploy/local/services.sh
 
-.PHONY: install run test lint format bench services stop-services lock clean
+.PHONY: install run test lint format bench services stop-services lock clean \
+	citus citus-up citus-down test-citus
 
 # requirements.lock is what production installs (deploy/Dockerfile); requirements-dev.lock
 # adds the test and dev tools at the same versions, and is what make installs.
@@ -44,6 +45,28 @@ format: install
 test: services lint
 	@$(SERVICES) test-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Citus (deploy/scaling.md): `make citus` builds it once under var/citus/ from
+# CITUS_SOURCE (default ../shared/citus/citus-14.0.1.tar.gz); `make citus-up` / `citus-down`
+# start and stop a coordinator (CITUS_PORT, default 54340) and two workers on loopback.
+CITUS := PY=$(PY) deploy/local/citus.sh
+CITUS_TESTS ?= tests/tenants tests/citus tests/test_citus_ready.py \
+	tests/uploads/test_documents.py tests/audit/test_recording.py
+citus: install
+	@$(CITUS) build
+
+citus-up: citus
+	@$(CITUS) up
+
+citus-down:
+	@$(CITUS) down
+
+# The Citus lane: the tenancy tests against the coordinator, in a test database that has
+# the extension on every node (made here; pytest reuses it instead of creating its own).
+test-citus: services citus-up
+	@$(CITUS) createdb test_atrium_citus
+	DATABASE_URL=$$($(CITUS) url atrium) TEST_DB_NAME=test_atrium_citus \
+	  $(VENV)/bin/pytest --reuse-db $(CITUS_TESTS) $(PYTEST_ARGS)
 
 # `make bench` runs every benchmark; `make bench B=provisioning` runs bench/provisioning.py.
 # Each prints its figures and, last, one JSON line.

@@ -120,14 +120,15 @@ def main() -> int:
     from django.db import connection
     from django_tenants.utils import schema_context
 
-    from audit.context import SYSTEM
     from backups import services
-    from tenants.services import provision_tenant
+    from core.principal import SYSTEM
+    from signup.services import tenant_provision
     from uploads import storage as object_storage
     from uploads.models import Document
 
     print(f"making the workspace: {USERS} users, {DOCUMENTS} documents, {TOTAL >> 20} MiB")
-    tenant = provision_tenant(
+    tenant = tenant_provision(
+        actor=SYSTEM,
         slug="bench", name="Bench", owner_email="owner@bench.test",
         owner_password=_common.BENCH_PASSWORD,
     ).tenant  # fmt: skip

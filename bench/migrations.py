@@ -82,8 +82,9 @@ def run(env: dict, package: Path) -> None:
     _common.setup()
     from django.db import connection, connections
 
+    from core.principal import SYSTEM
+    from signup.services import workspace_create as create_workspace
     from tenants.models import SpareSchema, Tenant
-    from tenants.provisioning import create_workspace
 
     _common.migrate_public()
     start = time.perf_counter()
@@ -93,6 +94,7 @@ def run(env: dict, package: Path) -> None:
     password_hash, _ = _common.password_hash_seconds(1)
     for n in range(FLEET):
         create_workspace(
+            actor=SYSTEM,
             name=f"Fleet {n}", slug=f"f{n:05d}", owner_email=f"owner{n}@fleet.test",
             owner_name="Owner", owner_password_hash=password_hash,
         )  # fmt: skip

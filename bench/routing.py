@@ -75,10 +75,11 @@ def main() -> None:
 
     _common.migrate_public()
     pool.refill(1, actor=SYSTEM)
-    from tenants.provisioning import create_workspace
+    from signup.services import workspace_create as create_workspace
 
     password_hash, _ = _common.password_hash_seconds(1)
     create_workspace(
+        actor=SYSTEM,
         name="Acme", slug=SLUG, owner_email="owner@acme.test", owner_name="Acme Owner",
         owner_password_hash=password_hash,
     )  # fmt: skip
@@ -87,6 +88,7 @@ def main() -> None:
     mixed_hosts = [f"{SLUG}.{settings.BASE_DOMAIN}"]
     for n in range(1, HOSTS):
         create_workspace(
+            actor=SYSTEM,
             name=f"Mixed {n}", slug=f"mixed{n}", owner_email=f"owner@mixed{n}.test",
             owner_name="Owner", owner_password_hash=password_hash,
         )  # fmt: skip

@@ -1,8 +1,10 @@
-"""Tenants: workspaces, their domains and lifecycle, signup and provisioning.
+"""Tenants: workspaces, their domains and lifecycle, the spare-schema pool, host routing,
+fleet migrations, and (on Citus) moving a workspace between nodes.
 
-Public face (import these, not the internals):
+Public face (import these, not the internals; see tenants/README.md):
 
-- ``tenants.services``: ``provision_tenant``, ``suspend_tenant``, ``reactivate_tenant``
-- ``tenants.selectors``: ``workspace_url``, ``tenant_for_slug``
-- ``tenants.routing``: ``resolve_host``, ``forget_tenant``
+- ``tenants.services``: ``tenant_create``, ``tenant_mark_ready``, ``tenant_transition``,
+  ``tenant_suspend``, ``tenant_reactivate``, ``spare_pool_refill``, ``forget_tenant``
+- ``tenants.selectors``: ``current_tenant``, ``tenant_for_slug``, ``workspace_url`` ...
+- ``tenants.schemas``: schema primitives for platform tools (backups, Citus)
 """

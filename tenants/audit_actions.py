@@ -40,3 +40,15 @@ declare(
     description=_("Pre-migrated spare schemas were added to the signup pool."),
     sentence=_("%(actor)s added %(created)s spare schemas to the signup pool"),
 )
+declare(
+    "tenant.moved",
+    target="tenants.tenant",
+    description=_("The workspace's schema was moved, online, to another Citus worker node."),
+    sentence=_("%(actor)s moved the workspace from %(node_before)s to %(node_after)s"),
+)
+declare(
+    "tenant.distributed",
+    target="tenants.tenant",
+    description=_("The workspace's schema became a distributed schema on a Citus worker."),
+    sentence=_("%(actor)s distributed the workspace to %(node)s"),
+)

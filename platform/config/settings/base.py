@@ -172,6 +172,8 @@ if DATABASE_POOLING == "transaction":
     DATABASES["default"]["ATOMIC_REQUESTS"] = True
     # A server-side cursor outlives the transaction only on its own server connection.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# Under django-tenants' backend: Django's, with DDL that Citus accepts too (deploy/scaling.md).
+ORIGINAL_BACKEND = "tenants.pg_backend"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
