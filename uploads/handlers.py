@@ -14,6 +14,7 @@ from django.core.files.uploadhandler import (
 )
 
 from .limits import over_quota_message, too_large_message
+from .sniffing import multipart_filename
 
 # The client's declared type is kept for the audit record only; it is never trusted.
 MAX_CLIENT_CONTENT_TYPE = 100
@@ -43,6 +44,7 @@ class QuarantineUploadHandler(TemporaryFileUploadHandler):
         # The base handler's bookkeeping, then our file class where Django's
         # TemporaryFileUploadHandler.new_file would make a plain TemporaryUploadedFile.
         FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file_name = multipart_filename(self.file_name)
         self.file = SpooledUpload(
             self.file_name,
             (self.content_type or "")[:MAX_CLIENT_CONTENT_TYPE],
