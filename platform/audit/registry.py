@@ -129,12 +129,32 @@ def _pair(value: Any) -> tuple[Any, Any] | None:
     return None
 
 
+def pair_of(value: Any) -> tuple[Any, Any] | None:
+    """``(before, after)`` of a change value that is such a pair, else None."""
+    return _pair(value)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if value is None or value == "":
         return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(_show(v) for v in value) or "—"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) or "—"
     return str(value)
+
+
+def display_value(action: str, key: str, value: Any) -> str:
+    """One change value as people read it: the action's ``display`` when it has one
+    (a role's name...), else yes/no for booleans, lists joined, "—" for nothing."""
+    declared = _actions.get(action)
+    if isinstance(value, list | tuple):
+        return ", ".join(display_value(action, key, v) for v in value) or "—"
+    if declared is not None and declared.display is not None:
+        return declared.display(key, value)
+    return _show(value)
 
 
 def sentence_for(
