@@ -223,6 +223,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date/time format per language everywhere (config/formats/<lang>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static ------------------------------------------------------------------
 
