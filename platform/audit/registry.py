@@ -182,5 +182,52 @@ def sentence_for(
     return str(declared.sentence) % params
 
 
+class SentenceCache:
+    """``sentence_for`` for many events in one language (an export): each action's
+    translated sentence and each (action, key, value) shown once, not once per event
+    (a translation lookup costs far more than the formatting)."""
+
+    def __init__(self) -> None:
+        self._sentences: dict[str, str] = {}
+        self._values: dict[tuple, str] = {}
+
+    def _value(self, declared: Action, key: str, value: Any) -> str:
+        try:
+            memo = (declared.name, key, value, type(value))
+            hash(memo)
+        except TypeError:  # lists and dicts: not worth a key
+            return declared.display(key, value) if declared.display else _show(value)
+        shown = self._values.get(memo)
+        if shown is None:
+            shown = declared.display(key, value) if declared.display else _show(value)
+            self._values[memo] = shown
+        return shown
+
+    def sentence_for(
+        self,
+        *,
+        action: str,
+        actor: str,
+        target: str = "",
+        impersonator: str = "",
+        changes: Mapping[str, Any] | None = None,
+    ) -> str:
+        declared = _actions.get(action)
+        if declared is None:
+            return f"{actor}: {action} {target}".strip()
+        template = self._sentences.get(action)
+        if template is None:
+            template = self._sentences[action] = str(declared.sentence)
+        params = _Params(actor=actor, target=target or "—", impersonator=impersonator)
+        for key, value in (changes or {}).items():
+            pair = _pair(value)
+            if pair is not None:
+                params[f"{key}_before"] = self._value(declared, key, pair[0])
+                params[f"{key}_after"] = self._value(declared, key, pair[1])
+            else:
+                params[key] = self._value(declared, key, value)
+        return template % params
+
+
 def names(actions: Iterable[Action] | None = None) -> list[str]:
     return [a.name for a in (actions if actions is not None else all_actions())]

@@ -212,14 +212,21 @@ _SENTENCE_FIELDS = (
 _ACTOR_TYPES = dict(AuditEvent.ActorType.choices)
 
 
-def _sentence(action, actor_type, actor_display, target_display, impersonator, changes) -> str:
-    return registry.sentence_for(
-        action=action,
-        actor=actor_display or str(_ACTOR_TYPES.get(actor_type, actor_type)),
-        target=target_display,
-        impersonator=impersonator,
-        changes=changes,
-    )
+def _sentences():
+    """A function from an export row's fields to its sentence, in the active language."""
+    cache = registry.SentenceCache()
+    render = cache.sentence_for
+
+    def sentence(action, actor_type, actor_display, target_display, impersonator, changes):
+        return render(
+            action=action,
+            actor=actor_display or str(_ACTOR_TYPES.get(actor_type, actor_type)),
+            target=target_display,
+            impersonator=impersonator,
+            changes=changes,
+        )
+
+    return sentence
 
 
 def _csv_text(value: str) -> str:
@@ -248,8 +255,9 @@ def _lines(events: QuerySet, line_sql: str, row, chunk_size: int) -> Iterator[st
     )
     batch: list[str] = []
     append = batch.append
+    sentence = _sentences()
     for line, *fields in lines:
-        append(row(line, _sentence(*fields)))
+        append(row(line, sentence(*fields)))
         if len(batch) == _LINES_PER_CHUNK:
             yield "".join(batch)
             batch.clear()

@@ -110,3 +110,23 @@ def test_exports_keep_their_columns_and_add_the_sentence(owner_client_a, tenant_
     line = json.loads(body.splitlines()[0])
     assert line["sentence"] == sentence and line["action"] == "staff.role_changed"
     assert datetime.fromisoformat(line["occurred_at"]).tzinfo is not None
+
+
+def test_the_exports_sentence_cache_says_what_sentence_for_says():
+    from django.utils import translation
+
+    from audit import registry
+
+    events = [
+        {"action": "staff.role_changed", "actor": "Ann", "target": "Bob",
+         "changes": {"role": {"before": "member", "after": "readonly"}}},
+        {"action": "workspace.policy_changed", "actor": "Ann", "changes": {"require_2fa": [0, 1]}},
+        {"action": "user.profile_updated", "actor": "Ann", "changes": {"language": ["", "de"]}},
+        {"action": "gone.action", "actor": "Ann", "target": "x"},
+    ]  # fmt: skip
+    for language in ("en", "de"):
+        with translation.override(language):
+            cache = registry.SentenceCache()
+            for _ in range(2):  # the second time from the cache
+                for event in events:
+                    assert cache.sentence_for(**event) == registry.sentence_for(**event)
