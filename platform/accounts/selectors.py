@@ -48,9 +48,10 @@ class SeatUsage:
         return max(self.limit - self.used, 0)
 
 
-def seat_usage() -> SeatUsage:
-    """Seats in use (active staff + pending invitations) against the plan's limit."""
-    plan = plan_for(current_tenant())
+def seat_usage(*, plan=None) -> SeatUsage:
+    """Seats in use (active staff + pending invitations) against the plan's limit
+    (``plan``: the workspace's, when the caller has read it already)."""
+    plan = plan or plan_for(current_tenant())
     return SeatUsage(
         active=User.objects.filter(is_active=True, is_staff=False).count(),
         pending=Invitation.objects.pending().count(),

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 import audit.selectors
 from accounts import selectors as accounts
+from billing import selectors as billing
 from core.workspace import current as current_workspace
 from tenants.selectors import current_tenant
 from uploads import selectors as uploads
@@ -37,8 +38,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "has_two_factor": accounts.has_two_factor(me),
     }
     if is_admin:
-        seats = accounts.seat_usage()
-        limits = uploads.upload_limits(tenant=current_tenant())
+        plan = billing.plan_for(current_tenant())  # read once for seats and storage
+        seats = accounts.seat_usage(plan=plan)
+        limits = uploads.limits_of(plan)
         context.update(
             seats=seats,
             limits=limits,
