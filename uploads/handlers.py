@@ -18,6 +18,7 @@ from django.core.files.uploadhandler import (
 )
 
 from .limits import over_quota_message, too_large_message
+from .sniffing import multipart_filename
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class QuarantineUploadHandler(TemporaryFileUploadHandler):
         # The base handler's bookkeeping, then our file class where Django's
         # TemporaryFileUploadHandler.new_file would make a plain TemporaryUploadedFile.
         FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file_name = multipart_filename(self.file_name)
         try:
             self.file = SpooledUpload(
                 self.file_name,

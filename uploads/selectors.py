@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from billing.selectors import plan_for
@@ -98,3 +99,41 @@ def scan_backlog(schema_names: list[str]) -> tuple[int, float | None]:
         cursor.execute(sql, [waiting] * len(parts))
         count, age = cursor.fetchone()
     return int(count), (float(age) if age is not None else None)
+
+
+# The documents page's sort orders: the query value, and the columns it orders by.
+DOCUMENT_SORTS = {
+    "-created": ("-created_at", "-id"),
+    "created": ("created_at", "id"),
+    "name": ("name_lower", "id"),
+    "-name": ("-name_lower", "-id"),
+    "size": ("size", "id"),
+    "-size": ("-size", "-id"),
+}
+DEFAULT_DOCUMENT_SORT = "-created"
+
+
+def search_documents(*, query: str = "", sort: str = DEFAULT_DOCUMENT_SORT) -> QuerySet[Document]:
+    """Visible documents whose name contains ``query`` (any case), in one of
+    ``DOCUMENT_SORTS`` (an unknown sort is the default, newest first)."""
+    documents = visible_documents()
+    query = query.strip()
+    if query:
+        documents = documents.filter(name__icontains=query)
+    order = DOCUMENT_SORTS.get(sort, DOCUMENT_SORTS[DEFAULT_DOCUMENT_SORT])
+    return documents.annotate(name_lower=Lower("name")).order_by(*order)
+
+
+def waiting_count() -> int:
+    """Documents waiting for (or in) their virus scan."""
+    return Document.objects.filter(
+        state__in=(Document.State.QUARANTINED, Document.State.SCANNING)
+    ).count()
+
+
+def recent_documents(*, uploaded_by=None, limit: int = 5) -> list[Document]:
+    """The newest visible documents (of ``uploaded_by`` when given): the dashboard's list."""
+    documents = visible_documents()
+    if uploaded_by is not None:
+        documents = documents.filter(uploaded_by=uploaded_by)
+    return list(documents.order_by("-created_at")[:limit])

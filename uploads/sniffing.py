@@ -17,7 +17,12 @@ INLINE_SAFE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
 )
 
-_UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Control characters and path separators; quotes and other punctuation are kept (the
+# storage key is the document's id, never its name; headers quote it with RFC 6266).
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+# What browsers escape in a multipart part's filename (HTML's form-data encoding).
+_MULTIPART_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
+_MULTIPART_ESCAPE = re.compile("|".join(_MULTIPART_ESCAPES), re.IGNORECASE)
 
 # libmagic reads up to 7 MiB of a file by default and, for its text checks, keeps
 # several converted copies: 14 MB more at the peak of every sniff, on top of a web
@@ -44,8 +49,15 @@ def sniff_content_type(path: str) -> str:
     return detected or "application/octet-stream"
 
 
+def multipart_filename(raw: str) -> str:
+    """The name the user gave the file: browsers send ``"`` as ``%22`` (and CR, LF as
+    ``%0D``, ``%0A``) in a multipart filename, and Django passes that on as it came."""
+    return _MULTIPART_ESCAPE.sub(lambda m: _MULTIPART_ESCAPES[m.group(0).upper()], raw or "")
+
+
 def sanitize_filename(raw: str) -> str:
-    """A display/download name with no path, control or reserved characters."""
+    """A display/download name as the user wrote it (quotes, unicode), with no path
+    and no control characters."""
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]  # browsers may send a full path
     name = _UNSAFE_CHARS.sub("_", name)

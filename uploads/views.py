@@ -3,9 +3,12 @@ decides permissions on its own. Uploads are parsed by ``QuarantineUploadHandler`
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
@@ -16,6 +19,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -43,16 +47,28 @@ def _get_or_404(call, **kwargs):
         raise Http404 from exc
 
 
+DOCUMENTS_PER_PAGE = 25
+
+
 @login_required
 @require_GET
 def document_list(request: HttpRequest) -> HttpResponse:
     limits = selectors.upload_limits(tenant=current_tenant())
     is_admin = is_workspace_admin(request.principal)
-    documents = list(selectors.visible_documents())
-    for document in documents:
+    query = request.GET.get("q", "").strip()[:255]
+    sort = request.GET.get("sort", "")
+    if sort not in selectors.DOCUMENT_SORTS:
+        sort = selectors.DEFAULT_DOCUMENT_SORT
+    page = Paginator(
+        selectors.search_documents(query=query, sort=sort), DOCUMENTS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    for document in page.object_list:
         document.can_manage = can_manage(request.principal, document)
     context = {
-        "documents": documents,
+        "documents": page.object_list,
+        "page": page,
+        "query": query,
+        "sort": sort,
         "limits": limits,
         "can_upload": can_write(request.principal),
         "blocked": list(selectors.blocked_documents()[:20]) if is_admin else [],
@@ -285,8 +301,28 @@ def document_restore(request: HttpRequest, document_id) -> HttpResponse:
 @login_required
 @require_GET
 def document_states(request: HttpRequest) -> JsonResponse:
-    """States of the listed documents, polled by the page while scans are running."""
-    rows = selectors.visible_documents().values("id", "state")
+    """States of documents (``?id=`` repeated: those; else all), polled by the page
+    while scans are running: each with its state's label in the reader's language."""
+    rows = selectors.visible_documents()
+    wanted = request.GET.getlist("id")[:DOCUMENTS_PER_PAGE]
+    if wanted:
+        try:
+            rows = rows.filter(id__in=[uuid.UUID(value) for value in wanted])
+        except ValueError:
+            return JsonResponse({"documents": [], "errors": [_("Unknown document.")]}, status=400)
+    labels = dict(Document.State.choices)
     return JsonResponse(
-        {"documents": [{"id": str(row["id"]), "state": row["state"]} for row in rows]}
+        {
+            "documents": [
+                {
+                    "id": str(row["id"]),
+                    "state": row["state"],
+                    "label": str(labels.get(row["state"], row["state"])),
+                    "download_url": reverse("uploads:download", args=[row["id"]])
+                    if row["state"] == Document.State.AVAILABLE
+                    else "",
+                }
+                for row in rows.values("id", "state")
+            ]
+        }
     )

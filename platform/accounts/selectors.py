@@ -12,10 +12,11 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from billing.selectors import plan_for
 from tenants.selectors import current_tenant
@@ -47,9 +48,10 @@ class SeatUsage:
         return max(self.limit - self.used, 0)
 
 
-def seat_usage() -> SeatUsage:
-    """Seats in use (active staff + pending invitations) against the plan's limit."""
-    plan = plan_for(current_tenant())
+def seat_usage(*, plan=None) -> SeatUsage:
+    """Seats in use (active staff + pending invitations) against the plan's limit
+    (``plan``: the workspace's, when the caller has read it already)."""
+    plan = plan or plan_for(current_tenant())
     return SeatUsage(
         active=User.objects.filter(is_active=True, is_staff=False).count(),
         pending=Invitation.objects.pending().count(),
@@ -152,3 +154,28 @@ def schemas_with_active_account(email: str, schema_names: list[str]) -> set[str]
             cursor.execute(sql, params)
             found.update(row[0] for row in cursor.fetchall())
     return found
+
+
+@dataclass(frozen=True)
+class SecurityPosture:
+    """What the dashboard says about sign-in security: is 2FA required, and who has none."""
+
+    require_2fa: bool
+    without_second_factor: int
+    examples: list[User]  # a few of them, by name
+
+
+def security_posture(*, examples: int = 5) -> SecurityPosture:
+    """The workspace's 2FA policy and the active staff without a confirmed authenticator
+    (two queries, whatever the staff count)."""
+    has_totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    without = (
+        User.objects.filter(is_active=True, is_staff=False)
+        .exclude(Exists(has_totp))
+        .order_by("full_name", "email")
+    )
+    return SecurityPosture(
+        require_2fa=workspace_policy().require_2fa,
+        without_second_factor=without.count(),
+        examples=list(without[:examples]),
+    )

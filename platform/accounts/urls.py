@@ -8,7 +8,6 @@ from .views import auth, me, staff
 app_name = "accounts"
 
 urlpatterns = [
-    path("", auth.dashboard, name="dashboard"),
     # Signing in and out
     path("accounts/login/", auth.SignInView.as_view(), name="login"),
     path("accounts/login/verify/", auth.login_verify, name="login_verify"),

@@ -10,6 +10,8 @@ delete events and links, and it leaves a signed checkpoint behind.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from . import registry
+
 
 class AuditEvent(models.Model):
     """One thing that happened. Written once by ``audit.services.record``, never changed."""
@@ -63,14 +65,36 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_display} {self.action}"
 
+    @property
+    def actor_name(self) -> str:
+        return self.actor_display or str(self.get_actor_type_display())
+
+    @property
+    def sentence(self) -> str:
+        """The event as a sentence in the active language (``audit.registry``)."""
+        return registry.sentence_for(
+            action=self.action,
+            actor=self.actor_name,
+            target=self.target_display,
+            impersonator=self.impersonator_display,
+            changes=self.changes,
+        )
+
     def change_rows(self) -> list[dict]:
-        """The changes for display: ``{field, before, after}`` or ``{field, value}``."""
+        """The changes for display, values as people read them (a role's name, yes/no):
+        ``{field, label, diff, before, after}`` or ``{field, label, diff, value}``."""
         rows = []
         for name, value in (self.changes or {}).items():
-            if isinstance(value, dict) and set(value) <= {"before", "after"} and value:
-                rows.append({"field": name, "diff": True, **value})
+            label = name.replace("_", " ").capitalize()
+            pair = registry.pair_of(value)
+            if pair is not None:
+                before, after = (registry.display_value(self.action, name, v) for v in pair)
+                rows.append(
+                    {"field": name, "label": label, "diff": True, "before": before, "after": after}
+                )
             else:
-                rows.append({"field": name, "diff": False, "value": value})
+                shown = registry.display_value(self.action, name, value)
+                rows.append({"field": name, "label": label, "diff": False, "value": shown})
         return rows
 
 

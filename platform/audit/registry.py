@@ -129,12 +129,32 @@ def _pair(value: Any) -> tuple[Any, Any] | None:
     return None
 
 
+def pair_of(value: Any) -> tuple[Any, Any] | None:
+    """``(before, after)`` of a change value that is such a pair, else None."""
+    return _pair(value)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if value is None or value == "":
         return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(_show(v) for v in value) or "—"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) or "—"
     return str(value)
+
+
+def display_value(action: str, key: str, value: Any) -> str:
+    """One change value as people read it: the action's ``display`` when it has one
+    (a role's name...), else yes/no for booleans, lists joined, "—" for nothing."""
+    declared = _actions.get(action)
+    if isinstance(value, list | tuple):
+        return ", ".join(display_value(action, key, v) for v in value) or "—"
+    if declared is not None and declared.display is not None:
+        return declared.display(key, value)
+    return _show(value)
 
 
 def sentence_for(
@@ -160,6 +180,53 @@ def sentence_for(
         else:
             params[key] = render(value)
     return str(declared.sentence) % params
+
+
+class SentenceCache:
+    """``sentence_for`` for many events in one language (an export): each action's
+    translated sentence and each (action, key, value) shown once, not once per event
+    (a translation lookup costs far more than the formatting)."""
+
+    def __init__(self) -> None:
+        self._sentences: dict[str, str] = {}
+        self._values: dict[tuple, str] = {}
+
+    def _value(self, declared: Action, key: str, value: Any) -> str:
+        try:
+            memo = (declared.name, key, value, type(value))
+            hash(memo)
+        except TypeError:  # lists and dicts: not worth a key
+            return declared.display(key, value) if declared.display else _show(value)
+        shown = self._values.get(memo)
+        if shown is None:
+            shown = declared.display(key, value) if declared.display else _show(value)
+            self._values[memo] = shown
+        return shown
+
+    def sentence_for(
+        self,
+        *,
+        action: str,
+        actor: str,
+        target: str = "",
+        impersonator: str = "",
+        changes: Mapping[str, Any] | None = None,
+    ) -> str:
+        declared = _actions.get(action)
+        if declared is None:
+            return f"{actor}: {action} {target}".strip()
+        template = self._sentences.get(action)
+        if template is None:
+            template = self._sentences[action] = str(declared.sentence)
+        params = _Params(actor=actor, target=target or "—", impersonator=impersonator)
+        for key, value in (changes or {}).items():
+            pair = _pair(value)
+            if pair is not None:
+                params[f"{key}_before"] = self._value(declared, key, pair[0])
+                params[f"{key}_after"] = self._value(declared, key, pair[1])
+            else:
+                params[key] = self._value(declared, key, value)
+        return template % params
 
 
 def names(actions: Iterable[Action] | None = None) -> list[str]:

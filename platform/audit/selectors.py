@@ -5,11 +5,13 @@ the vendor support console. Permission checks live here, not in the views.
   member: events about themselves),
   ``chain_events`` (vendor staff, on the public site: any chain, ``""`` being
   the platform's), ``event_detail`` / ``vendor_event_detail`` (one event).
+- ``recent_events``: the newest few a reader may see (the dashboard).
 - ``EventFilter`` narrows any of them; ``page`` pages them (keyset).
 - ``export_csv`` / ``export_jsonl`` stream a queryset returned by the functions
   above. PostgreSQL formats each line; Python only joins them into chunks.
 """
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -19,12 +21,13 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.principal import is_vendor_staff, is_workspace_admin
 from core.workspace import current as current_workspace
 
+from . import registry
 from .models import AuditEvent
 
 EXPORT_FIELDS = (
@@ -40,6 +43,7 @@ class EventFilter:
 
     actor: str = ""  # actor id, or part of the actor's display string
     action: str = ""  # an action, or a prefix ending in "." (``auth.``)
+    actions: tuple[str, ...] = ()  # any of these (``registry.matching``'s answer)
     target: str = ""  # target id, or part of the target's display string
     since: date | None = None
     until: date | None = None  # inclusive
@@ -52,6 +56,8 @@ class EventFilter:
                 events = events.filter(action__startswith=self.action)
             else:
                 events = events.filter(action=self.action)
+        if self.actions:
+            events = events.filter(action__in=self.actions)
         if self.target:
             events = events.filter(
                 Q(target_id=self.target) | Q(target_display__icontains=self.target)
@@ -134,6 +140,13 @@ def event_detail(*, tenant, user, event_id: int) -> AuditEvent:
     return event
 
 
+def recent_events(*, tenant, user, limit: int = 8) -> list[AuditEvent]:
+    """The newest events a reader may see, for the dashboard: the whole workspace's for
+    its admins, their own for everyone else (one bounded query)."""
+    select = tenant_events if is_workspace_admin(user) else my_events
+    return list(select(tenant=tenant, user=user)[:limit])
+
+
 def page(events: QuerySet, *, before: int | None, size: int = 50) -> tuple[list, int | None]:
     """Keyset pagination (newest first): a page, and the id to ask for the next one."""
     if before:
@@ -180,35 +193,72 @@ def _json_value(name: str) -> str:
     return column
 
 
-# Whole lines, built by PostgreSQL: Python does no per-field work while exporting.
+# Whole lines, built by PostgreSQL (the sentence, in the reader's language, is the one
+# column Python adds).
 _CSV_LINE = (
     "concat_ws(',', "
     + ", ".join(
         _column_sql(n) if n in ("id", "occurred_at") else _csv_cell(_column_sql(n))
         for n in EXPORT_FIELDS
     )
-    + ") || chr(13) || chr(10)"
+    + ")"
 )
 _JSON_LINE = (
-    "json_build_object("
-    + ", ".join(f"'{n}', {_json_value(n)}" for n in EXPORT_FIELDS)
-    + ")::text || chr(10)"
+    "json_build_object(" + ", ".join(f"'{n}', {_json_value(n)}" for n in EXPORT_FIELDS) + ")::text"
 )
 _LINES_PER_CHUNK = 1000
+_SENTENCE_FIELDS = (
+    "action", "actor_type", "actor_display", "target_display", "impersonator_display", "changes",
+)  # fmt: skip
+_ACTOR_TYPES = dict(AuditEvent.ActorType.choices)
 
 
-def _lines(events: QuerySet, line_sql: str, chunk_size: int) -> Iterator[str]:
+def _sentences():
+    """A function from an export row's fields to its sentence, in the active language."""
+    cache = registry.SentenceCache()
+    render = cache.sentence_for
+
+    def sentence(action, actor_type, actor_display, target_display, impersonator, changes):
+        return render(
+            action=action,
+            actor=actor_display or str(_ACTOR_TYPES.get(actor_type, actor_type)),
+            target=target_display,
+            impersonator=impersonator,
+            changes=changes,
+        )
+
+    return sentence
+
+
+def _csv_text(value: str) -> str:
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        value = "'" + value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _csv_row(line: str, sentence: str) -> str:
+    return f"{line},{_csv_text(sentence)}\r\n"
+
+
+def _json_row(line: str, sentence: str) -> str:
+    # json_build_object's text ends with "}": the sentence goes in as the last key.
+    return f'{line[:-1]}, "sentence" : {json.dumps(sentence, ensure_ascii=False)}}}\n'
+
+
+def _lines(events: QuerySet, line_sql: str, row, chunk_size: int) -> Iterator[str]:
     """Chunks of lines formatted by PostgreSQL, read through a server-side cursor
-    ``chunk_size`` rows at a time (memory stays flat for any number of events)."""
+    ``chunk_size`` rows at a time (memory stays flat for any number of events), each
+    completed by ``row`` with the event's sentence in the active language."""
     lines = (
         events.annotate(_line=RawSQL(line_sql, ()))  # noqa: S611 - constant SQL, no input
-        .values_list("_line", flat=True)
+        .values_list("_line", *_SENTENCE_FIELDS)
         .iterator(chunk_size=chunk_size)
     )
     batch: list[str] = []
     append = batch.append
-    for line in lines:
-        append(line)
+    sentence = _sentences()
+    for line, *fields in lines:
+        append(row(line, sentence(*fields)))
         if len(batch) == _LINES_PER_CHUNK:
             yield "".join(batch)
             batch.clear()
@@ -216,15 +266,26 @@ def _lines(events: QuerySet, line_sql: str, chunk_size: int) -> Iterator[str]:
         yield "".join(batch)
 
 
-def export_csv(events: QuerySet, *, chunk_size: int = 5000) -> Iterator[str]:
-    """The events as CSV (RFC 4180, CRLF), streamed in chunks; ``changes`` is JSON text."""
-    yield ",".join(EXPORT_FIELDS) + "\r\n"
-    yield from _lines(events, _CSV_LINE, chunk_size)
+def _in_language(language: str | None, chunks: Iterator[str]) -> Iterator[str]:
+    # A streamed body is written after the view returned: keep the reader's language.
+    with translation.override(language or translation.get_language()):
+        yield from chunks
 
 
-def export_jsonl(events: QuerySet, *, chunk_size: int = 5000) -> Iterator[str]:
-    """The events as JSON Lines (one object per event), streamed in chunks."""
-    yield from _lines(events, _JSON_LINE, chunk_size)
+def export_csv(
+    events: QuerySet, *, chunk_size: int = 5000, language: str | None = None
+) -> Iterator[str]:
+    """The events as CSV (RFC 4180, CRLF), streamed in chunks; ``changes`` is JSON text,
+    ``sentence`` (last) the event as people read it, in ``language``."""
+    yield ",".join((*EXPORT_FIELDS, "sentence")) + "\r\n"
+    yield from _in_language(language, _lines(events, _CSV_LINE, _csv_row, chunk_size))
+
+
+def export_jsonl(
+    events: QuerySet, *, chunk_size: int = 5000, language: str | None = None
+) -> Iterator[str]:
+    """The events as JSON Lines (one object per event, with its ``sentence``), streamed."""
+    yield from _in_language(language, _lines(events, _JSON_LINE, _json_row, chunk_size))
 
 
 # --- Operations (health checks and metrics) ------------------------------------

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from core.workspace import current as current_workspace
@@ -39,6 +40,7 @@ def _events_page(request: HttpRequest, template: str, select) -> HttpResponse:
     return render(request, template, {
         "form": form, "events": rows, "next_before": next_before,
         "query": _query_without_before(request),
+        "filtered": any(request.GET.get(name) for name in form.fields),
     })  # fmt: skip
 
 
@@ -73,7 +75,9 @@ def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     export_recorded(actor=request.principal, fmt=fmt, filters=filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     stream, content_type = _EXPORTS[fmt]
-    response = StreamingHttpResponse(stream(events), content_type=content_type)
+    response = StreamingHttpResponse(
+        stream(events, language=get_language()), content_type=content_type
+    )
     row = current_row()
     name = f"audit-{row.slug if row else workspace.schema_name}-{stamp}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

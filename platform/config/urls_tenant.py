@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from . import dashboard
+
 urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
     path("", include("accounts.urls")),
     path("", include("uploads.urls")),
     path("audit/", include("audit.urls")),

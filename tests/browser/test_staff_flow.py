@@ -78,6 +78,10 @@ def test_invite_accept_two_factor_sign_in_and_deactivate(
     admin.goto(f"{base}/staff/")
     admin.click("#staff a:has-text('Nina Newbie')")
     admin.click("#deactivate")
+    # A destructive action asks first, in the page's dialog.
+    admin.wait_for_selector("#confirm-dialog[open]")
+    assert admin.inner_text("#confirm-text").startswith("Deactivate ")
+    admin.click("#confirm-dialog button[value=confirm]")
     admin.wait_for_selector("#status:has-text('Deactivated')")
     invitee.goto(f"{base}/account/")
     assert "/accounts/login/" in invitee.url

@@ -187,11 +187,12 @@ def test_rename_delete_restore_are_audited(
 ):
     document_id = upload_and_scan(owner_client_a, django_capture_on_commit_callbacks, "a.txt", b"a")
     owner_client_a.post(f"/documents/{document_id}/rename/", {"name": "<script>b?.txt"})
-    assert doc(tenant_a, document_id).name == "_script_b_.txt"
+    assert doc(tenant_a, document_id).name == "<script>b?.txt"  # kept as written
     owner_client_a.post(f"/documents/{document_id}/delete/")
     assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 409
     page = owner_client_a.get("/documents/").content.decode()
-    assert "Recently deleted" in page and "_script_b_.txt" in page
+    assert "Recently deleted" in page and "&lt;script&gt;b?.txt" in page
+    assert "<script>b" not in page  # shown escaped, never as markup
     owner_client_a.post(f"/documents/{document_id}/restore/")
     assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 200
     events = AuditEvent.objects.filter(target_id=document_id).order_by("id")
@@ -204,7 +205,7 @@ def test_rename_delete_restore_are_audited(
         "document.downloaded",
     ]
     renamed = events.get(action="document.renamed")
-    assert renamed.changes["name"] == {"before": "a.txt", "after": "_script_b_.txt"}
+    assert renamed.changes["name"] == {"before": "a.txt", "after": "<script>b?.txt"}
     assert renamed.actor_display == "owner@alpha.test"
     assert events.get(action="document.scanned_clean").actor_type == "system"
 

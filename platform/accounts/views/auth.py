@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -28,11 +27,6 @@ from ..models import User
 PENDING_KEY = "_accounts_pending_2fa"
 # The second factor must follow the password within this many seconds.
 PENDING_MAX_AGE = 300
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/dashboard.html")
 
 
 class SignInView(auth_views.LoginView):
@@ -106,7 +100,7 @@ def handoff(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("accounts:login")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, _("Welcome to your new workspace."))
-    return redirect("accounts:dashboard")
+    return redirect("dashboard")
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
@@ -154,7 +148,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
                 request.session.flush()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome! Your account is ready."))
-            return redirect("accounts:dashboard")
+            return redirect("dashboard")
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
     )

@@ -1,11 +1,13 @@
 """The signed-in user's own account: profile, password, email, 2FA and sessions."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -41,10 +43,15 @@ def profile(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.profile_update(actor=request.principal, **form.cleaned_data)
+            updated = services.profile_update(actor=request.principal, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
+            # The language may have just changed: say it in the one the next page uses.
+            if updated.language in dict(settings.LANGUAGES):
+                translation.activate(updated.language)
+            else:
+                translation.activate(translation.get_language_from_request(request))
             messages.success(request, _("Your profile was saved."))
             return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})

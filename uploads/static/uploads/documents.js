@@ -5,10 +5,10 @@
   "use strict";
   if (!window.XMLHttpRequest || !window.FormData) return;
   var form = document.getElementById("upload-form");
-  // Read-only users get no form, but still see their colleagues' scans finish.
-  var holder = form || document.getElementById("read-only-note");
+  var table = document.getElementById("documents");
   if (form) setUpUploads(form);
-  if (holder) pollStates(holder.dataset.statesUrl);
+  // Everyone, read-only users too, sees the scans on this page finish.
+  if (table) pollStates(table);
 
   function setUpUploads(form) {
     var input = document.getElementById("id_files");
@@ -97,24 +97,53 @@
     });
   }
 
-  // While some document waits for its scan, poll the states and refresh when one changes.
-  function pollStates(url) {
-    var waiting = document.querySelectorAll('tr[data-state="quarantined"], tr[data-state="scanning"]');
-    if (waiting.length) {
-      var poll = window.setInterval(function () {
-        var xhr = new XMLHttpRequest();
-        xhr.open("GET", url);
-        xhr.onload = function () {
-          if (xhr.status !== 200) return;
-          var states = JSON.parse(xhr.responseText).documents;
-          var changed = states.some(function (d) {
-            var tr = document.querySelector('tr[data-document-id="' + d.id + '"]');
-            return tr && tr.dataset.state !== d.state;
-          });
-          if (changed) { window.clearInterval(poll); window.location.reload(); }
-        };
-        xhr.send();
-      }, 3000);
+  // While a document on this page waits for its scan, poll the states of those rows and
+  // update them in place (their cells are aria-live regions, so the change is announced).
+  function pollStates(table) {
+    var url = table.dataset.statesUrl;
+    function waiting() {
+      return table.querySelectorAll('tr[data-state="quarantined"], tr[data-state="scanning"]');
     }
+    function update(d) {
+      var tr = table.querySelector('tr[data-document-id="' + d.id + '"]');
+      if (!tr || tr.dataset.state === d.state) return;
+      tr.dataset.state = d.state;
+      var cell = tr.querySelector("td.state");
+      cell.className = "state state-" + d.state;
+      cell.querySelector(".state-label").textContent = d.label;
+      if (d.download_url) {
+        var name = tr.querySelector("td.name > span");
+        if (name) {
+          var link = document.createElement("a");
+          link.href = d.download_url;
+          link.textContent = name.textContent;
+          name.replaceWith(link);
+        }
+        var actions = tr.querySelector("td.actions");
+        if (actions && !actions.querySelector("a.button")) {
+          var button = document.createElement("a");
+          button.className = "button";
+          button.href = d.download_url;
+          button.textContent = table.dataset.downloadLabel;
+          actions.prepend(button);
+        }
+      }
+    }
+    function tick() {
+      var rows = waiting();
+      if (!rows.length) return;
+      var ids = Array.prototype.map.call(rows, function (tr) {
+        return "id=" + encodeURIComponent(tr.dataset.documentId);
+      });
+      var xhr = new XMLHttpRequest();
+      xhr.open("GET", url + "?" + ids.join("&"));
+      xhr.onload = function () {
+        if (xhr.status === 200) JSON.parse(xhr.responseText).documents.forEach(update);
+        if (waiting().length) window.setTimeout(tick, 2000);
+      };
+      xhr.onerror = function () { window.setTimeout(tick, 5000); };
+      xhr.send();
+    }
+    window.setTimeout(tick, 1500);
   }
 })();

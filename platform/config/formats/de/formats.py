@@ -1,0 +1,6 @@
+# German: "1.12.2026", "1.12.2026, 14:05".
+DATE_FORMAT = "j.n.Y"
+SHORT_DATE_FORMAT = "j.n.Y"
+DATETIME_FORMAT = "j.n.Y, H:i:s"
+SHORT_DATETIME_FORMAT = "j.n.Y, H:i"
+TIME_FORMAT = "H:i"
