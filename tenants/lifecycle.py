@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
-from core.principal import Principal, write_service
+from core.principal import Principal, is_platform, write_service
 
 from . import routing
 from .models import Tenant
@@ -30,7 +30,7 @@ ACTION_NAMES = {
 
 def _require_platform(actor: Principal) -> None:
     """Lifecycle changes are the vendor's (console) or the system's, never a workspace's."""
-    if actor.audit_actor.type not in {"system", "vendor"}:
+    if not is_platform(actor):
         raise PermissionDenied(_("Only the vendor's staff can change a workspace's state."))
 
 

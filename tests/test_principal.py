@@ -36,7 +36,6 @@ NOT_WRITES = {
     "audit.services.checkpoint_chain": "log maintenance",
     "audit.services.verify_chain": "log maintenance",
     "audit.services.verify_chains": "log maintenance",
-    "audit.services.retention_apply": "log maintenance",
     "audit.services.retention_apply_chain": "log maintenance",
     "signup.services.signup_validate": "validates input",
     "uploads.services.document_download": "a read (audited): read-only principals download",

@@ -4,20 +4,12 @@ blocked list on the documents page; this queues the emails, through the outbox).
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
-from accounts.selectors import STAFF_MANAGERS
+from accounts.selectors import admin_recipients
 from core import outbox
 from tenants.selectors import current_tenant, workspace_link
 
 from .models import Document
-
-
-def admin_recipients() -> list[tuple[str, str]]:
-    """``(email, language)`` of every active owner and admin of the current workspace."""
-    User = get_user_model()
-    admins = User.objects.filter(is_active=True, role__in=STAFF_MANAGERS).order_by("pk")
-    return list(admins.values_list("email", "language"))
 
 
 def email_admins_about_blocked(document: Document) -> int:

@@ -14,4 +14,6 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import audit_actions, auth  # noqa: F401 - declares actions, connects receivers
+        from . import audit_actions, auth, auth_events  # noqa: F401 - declares actions
+
+        auth_events.connect()

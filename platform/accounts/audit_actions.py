@@ -23,6 +23,13 @@ def _user(name: str, description, sentence, target: str = "accounts.user") -> No
     declare(name, target=target, description=description, sentence=sentence, display=_display)
 
 
+_user("auth.login", _("Someone signed in."), _("%(actor)s signed in"))
+_user("auth.logout", _("Someone signed out."), _("%(actor)s signed out"))
+_user(
+    "auth.login_failed",
+    _("A sign-in failed (wrong password or unknown address)."),
+    _("A sign-in as %(target)s failed"),
+)
 _user(
     "auth.password_reset_requested",
     _("A password reset link was requested."),

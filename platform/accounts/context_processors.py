@@ -6,4 +6,5 @@ from . import permissions
 
 
 def roles(request: HttpRequest) -> dict[str, bool]:
-    return {"is_workspace_admin": permissions.is_workspace_admin(getattr(request, "user", None))}
+    principal = getattr(request, "principal", None)
+    return {"is_workspace_admin": permissions.is_workspace_admin(principal)}

@@ -76,8 +76,10 @@ class SessionTrackingMiddleware:
         response = self.get_response(request)
         user = _tenant_user(request)
         tracked = user is not None and response.status_code < 500 and request.session.session_key
-        if tracked:  # one write a minute at most
-            track_if_stale(request, user)
+        principal = getattr(request, "principal", user)
+        # A support session or an app is not one of the user's own sessions.
+        if tracked and principal.audit_impersonator is None:  # one write a minute at most
+            track_if_stale(request, principal)
         return response
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.principal import Actor, user_actor
+from core.workspace import PUBLIC_SCHEMA
 from core.workspace import current as current_workspace
 
 
@@ -71,19 +72,36 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
-    # A user is a principal (``core.principal``) acting as themself.
+    # A user is a principal (``core.principal``) acting as themself. Whether it is a
+    # workspace's user or the vendor's depends on the schema its row was read from (or
+    # saved to), not on where the connection happens to be when it acts: a vendor row
+    # used inside ``schema_context(tenant)`` is still the vendor.
     read_only = False
     audit_impersonator = None
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._schema = current_workspace().schema_name
+        return user
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self._schema = current_workspace().schema_name
+
+    def _on_public(self) -> bool:
+        schema = getattr(self, "_schema", None) or current_workspace().schema_name
+        return schema == PUBLIC_SCHEMA
+
     @property
-    def acting_user(self) -> "User":
-        return self
+    def acting_user(self) -> "User | None":
+        """Itself in a workspace; none on the public site (vendor staff have no role in a
+        workspace: they act in one only through a support session)."""
+        return None if self._on_public() else self
 
     @property
     def audit_actor(self) -> Actor:
-        # Vendor staff are the staff users of the public schema; the rest are a workspace's.
-        vendor = self.is_staff and current_workspace().is_public
-        return user_actor(self, "vendor" if vendor else "user")
+        return user_actor(self, "vendor" if self.is_staff and self._on_public() else "user")
 
 
 class InvitationQuerySet(models.QuerySet):

@@ -19,6 +19,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from billing.selectors import plan_for
+from tenants.schemas import check_schema_name
 from tenants.selectors import current_tenant
 
 from .models import Invitation, User, UserSession, WorkspacePolicy
@@ -137,6 +138,8 @@ def schemas_with_active_account(email: str, schema_names: list[str]) -> set[str]
     email = email.strip().lower()
     quote = connection.ops.quote_name
     table = quote(User._meta.db_table)
+    # Schema names come from Tenant rows; checked before they are quoted into SQL.
+    schema_names = [check_schema_name(name) for name in schema_names]
     found: set[str] = set()
     names = sorted(schema_names)
     batch = 200
@@ -179,3 +182,10 @@ def security_posture(*, examples: int = 5) -> SecurityPosture:
         without_second_factor=without.count(),
         examples=list(without[:examples]),
     )
+
+
+def admin_recipients() -> list[tuple[str, str]]:
+    """``(email, language)`` of every active owner and admin of the current workspace:
+    who is told about workspace events (a blocked upload)."""
+    admins = User.objects.filter(is_active=True, role__in=STAFF_MANAGERS).order_by("pk")
+    return list(admins.values_list("email", "language"))

@@ -7,6 +7,4 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit log")
 
     def ready(self) -> None:
-        from . import audit_actions, signals  # noqa: F401 - declares the actions
-
-        signals.connect()
+        from . import audit_actions  # noqa: F401 - declares the actions

@@ -1,27 +1,9 @@
-"""The audit log's own actions, and sign-in events recorded from Django's auth signals."""
+"""The audit log's own actions."""
 
 from django.utils.translation import gettext_lazy as _
 
 from .registry import declare
 
-declare(
-    "auth.login",
-    target="accounts.user",
-    description=_("Someone signed in."),
-    sentence=_("%(actor)s signed in"),
-)
-declare(
-    "auth.logout",
-    target="accounts.user",
-    description=_("Someone signed out."),
-    sentence=_("%(actor)s signed out"),
-)
-declare(
-    "auth.login_failed",
-    target="accounts.user",
-    description=_("A sign-in failed (wrong password or unknown address)."),
-    sentence=_("A sign-in as %(target)s failed"),
-)
 declare(
     "audit.exported",
     target="",

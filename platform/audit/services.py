@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.context import clean_ip, current
-from core.principal import Principal, write_service
+from core.principal import Principal, is_platform, write_service
 from core.queue import task
 from core.workspace import current as current_workspace
 
@@ -251,14 +251,18 @@ def retention_days(*, chain: str) -> int:
     return retention_periods([chain])[chain]
 
 
+@write_service
 def retention_apply(
-    *, chains: list[str], dry_run: bool = False
+    *, actor: Principal, chains: list[str], dry_run: bool = False
 ) -> list[tuple[int, RetentionResult]]:
-    """Apply each chain's retention period (``retention_periods``): the system's job.
+    """Apply each chain's retention period (``retention_periods``): the vendor's or the
+    system's job (the deletion itself is the chain's signed retention checkpoint).
 
     Returns ``(days, result)`` per chain; a chain that does not verify is
     refused (``result.refused``) and keeps every event.
     """
+    if not is_platform(actor):
+        raise PermissionDenied(_("Only vendor staff may apply the audit retention."))
     periods = retention_periods(chains)
     return [
         (periods[chain], retention_apply_chain(chain=chain, days=periods[chain], dry_run=dry_run))
@@ -266,14 +270,11 @@ def retention_apply(
     ]
 
 
-_PLATFORM_ACTORS = frozenset({"system", "vendor"})
-
-
 @write_service
 def retention_set(*, actor: Principal, tenant, days: int) -> AuditRetention:
     """Set how long ``tenant``'s events are kept. Vendor staff (or the system) only: the
     minimum retention is a compliance promise, so a tenant cannot shorten it itself."""
-    if actor.audit_actor.type not in _PLATFORM_ACTORS:
+    if not is_platform(actor):
         raise PermissionDenied(_("Only vendor staff may change the audit retention."))
     minimum = getattr(settings, "AUDIT_RETENTION_MIN_DAYS", 30)
     if days < minimum:

@@ -12,6 +12,8 @@ import sentry_sdk
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from core.workspace import current as current_workspace
+
 from . import health, logs, metrics
 
 request_logger = logging.getLogger(logs.REQUEST_LOGGER)
@@ -41,18 +43,23 @@ def is_internal_host(request: HttpRequest) -> bool:
 
 
 def _workspace(request: HttpRequest) -> str:
-    """The schema name of the request's workspace ("" on the public site)."""
-    tenant = getattr(request, "tenant", None)
-    return tenant.schema_name if tenant is not None else ""
+    """The schema name of the request's workspace ("" on the public site, and before
+    routing has run: until then the connection still holds the last request's schema)."""
+    if not hasattr(request, "tenant"):
+        return ""
+    workspace = current_workspace()
+    return "" if workspace.is_public else workspace.schema_name
 
 
 def _actor(request: HttpRequest) -> str:
-    """``type:id`` of the signed-in user, if the request looked at it; never an email."""
-    user = getattr(request, "_cached_user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "anonymous" if user is not None else ""
-    tenant = getattr(request, "tenant", None)
-    return f"{'user' if tenant is not None else 'vendor'}:{user.pk}"
+    """``type:id`` of the request's principal (and ``+type:id`` of who really acted, in
+    a support session or for an app); never an email."""
+    principal = getattr(request, "principal", None)
+    if principal is None:
+        return ""
+    actor, behind = principal.audit_actor, principal.audit_impersonator
+    text = f"{actor.type}:{actor.id}" if actor.id else actor.type
+    return f"{text}+{behind.type}:{behind.id}" if behind is not None else text
 
 
 class OpsMiddleware:

@@ -171,6 +171,15 @@ def is_workspace_admin(actor: Any) -> bool:
     )
 
 
+PLATFORM_ACTOR_TYPES = frozenset({"system", "vendor"})
+
+
+def is_platform(actor: Any) -> bool:
+    """The vendor's side: the system (tasks, commands) or vendor staff on the public site.
+    Workspace lifecycle and compliance settings are theirs, never a workspace's."""
+    return getattr(getattr(actor, "audit_actor", None), "type", "") in PLATFORM_ACTOR_TYPES
+
+
 def is_vendor_staff(actor: Any) -> bool:
     """Whether ``actor`` is a vendor staff member on the public site (not in a workspace)."""
     return getattr(getattr(actor, "audit_actor", None), "type", "") == "vendor"

@@ -37,7 +37,8 @@ def current() -> WorkspaceRef:
 
 def current_row():
     """The Tenant row the routing middleware bound (with name and slug), or None in a
-    task or on the public site. For ``tenants.selectors.current_tenant`` only."""
+    task or on the public site: for ``tenants.selectors.current_tenant``, and for the
+    layers below tenants (audit views, templates) that need the name without a query."""
     tenant = getattr(connection, "tenant", None)
     if getattr(tenant, "pk", None) and getattr(tenant, "slug", None):
         return tenant

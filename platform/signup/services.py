@@ -120,7 +120,14 @@ def workspace_create(
         tenants.services.tenant_mark_ready(
             actor=owner,
             tenant=tenant,
-            changes={"name": name, "slug": slug, "owner_email": owner_email, "via": tenant.via},
+            changes={
+                "name": name,
+                "slug": slug,
+                "owner_email": owner_email,
+                "via": tenant.via,
+                # Who really made it: the visitor signing up, or an operator's command.
+                "by": actor.audit_actor.display,
+            },
         )
     return ProvisionedWorkspace(
         tenant=tenant, owner_id=owner.pk, url=workspace_url(slug), path=tenant.via

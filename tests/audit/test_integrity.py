@@ -292,7 +292,7 @@ def test_retention_reads_every_chains_period_in_one_query(tenant_a, tenant_b, lo
     AuditRetention.objects.create(chain=tenant_b.schema_name, days=400)
     chains = [tenant_a.schema_name, tenant_b.schema_name, lone_chain.schema_name, ""]
     with CaptureQueriesContext(connection) as queries:
-        applied = audit.retention_apply(chains=chains, dry_run=True)
+        applied = audit.retention_apply(actor=SYSTEM, chains=chains, dry_run=True)
     assert [(days, result.chain) for days, result in applied] == [
         (30, tenant_a.schema_name), (400, tenant_b.schema_name),
         (365, lone_chain.schema_name), (365, ""),

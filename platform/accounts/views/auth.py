@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_otp import login as otp_login
 
 from core.forms import apply_errors
-from core.principal import ANONYMOUS
 
 from .. import ratelimit, selectors, services
 from ..forms import AcceptInvitationForm, SecondFactorForm, SignInForm
@@ -165,7 +164,9 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form) -> HttpResponse:
-        services.password_reset_request(actor=ANONYMOUS, email=form.cleaned_data["email"])
+        services.password_reset_request(
+            actor=self.request.principal, email=form.cleaned_data["email"]
+        )
         return redirect(self.success_url)
 
 

@@ -9,6 +9,7 @@ not verify (the evidence is kept).
 from django.core.management.base import BaseCommand
 
 import audit.services as audit
+from core.principal import SYSTEM
 
 from ..chains import add_chain_arguments, chosen_chains
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, tenant=None, dry_run=False, **options):
         chains = chosen_chains(tenant=tenant)
         refused = 0
-        for days, result in audit.retention_apply(chains=chains, dry_run=dry_run):
+        for days, result in audit.retention_apply(actor=SYSTEM, chains=chains, dry_run=dry_run):
             name = result.chain or "(platform)"
             if result.refused:
                 refused += 1
