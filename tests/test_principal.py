@@ -16,8 +16,8 @@ from core.principal import ANONYMOUS, SYSTEM, Actor, AppPrincipal, SupportSessio
 from tests.audit.conftest import FakeTenant  # also declares the tests' own actions
 from tests.audit.helpers import capture_audit
 
-FACES = ["accounts.services", "audit.services", "signup.services", "tenants.services",
-         "uploads.services"]  # fmt: skip
+FACES = ["accounts.services", "audit.services", "backups.services", "signup.services",
+         "tenants.services", "uploads.services"]  # fmt: skip
 
 # Public functions of the faces that change nothing a principal owns, with the reason.
 NOT_WRITES = {
@@ -41,6 +41,12 @@ NOT_WRITES = {
     "uploads.services.document_download": "a read (audited): read-only principals download",
     "uploads.services.download_url_expiry": "arithmetic",
     "uploads.services.scan_backoff": "arithmetic",
+    "uploads.services.scan_lease_left": "reads",
+    "tenants.services.forget_tenant": "drops a cache entry (no state of its own)",
+    "backups.services.new_backup_id": "makes a name",
+    "backups.services.backup_ids_in_storage": "reads",
+    "backups.services.read_manifest": "reads",
+    "backups.services.aside_schemas": "reads",
 }
 
 

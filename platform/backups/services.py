@@ -44,6 +44,21 @@ from .crypto import backup_key, encrypt_stream, name_digest
 from .models import Backup, RestoreDrill
 from .snapshot import Snapshot, applied_migrations, document_rows, table_stats
 
+__all__ = [
+    "BackupError",
+    "RestoreResult",
+    "RestoreVerificationError",
+    "aside_schemas",
+    "backup_create",
+    "backup_ids_in_storage",
+    "backup_restore",
+    "backups_prune",
+    "new_backup_id",
+    "read_manifest",
+    "restore_discard",
+    "restore_drill_run",
+]
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1

@@ -14,8 +14,9 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from config.settings.base import backups_storage, uploads_storages
+from core.principal import SYSTEM
+from signup.services import tenant_provision
 from tenants.models import Tenant
-from tenants.services import provision_tenant
 from tests.accounts.helpers import make_user
 from tests.conftest import PASSWORD
 from tests.uploads.conftest import BUCKET, s3_server  # noqa: F401 - a fixture
@@ -92,8 +93,8 @@ def drill_data(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         drop_aside_schemas()
         remove_workspace(SLUG)
-        tenant = provision_tenant(
-            slug=SLUG, name="Drill Ltd", owner_email="owner@drill.test",
+        tenant = tenant_provision(
+            actor=SYSTEM, slug=SLUG, name="Drill Ltd", owner_email="owner@drill.test",
             owner_password=PASSWORD, owner_name="Drill Owner",
         ).tenant  # fmt: skip
         for i in range(2):

@@ -12,10 +12,10 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from audit.chain import verify_chain
-from audit.context import SYSTEM
 from audit.models import AuditEvent
 from backups import selectors, services
 from backups.models import Backup
+from core.principal import SYSTEM
 from tenants import routing, schemas
 from tests.backups.conftest import read_object
 from uploads import storage as object_storage
