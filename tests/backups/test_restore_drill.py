@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from audit.chain import verify_chain
+from audit.services import verify_chain
 from audit.models import AuditEvent
 from backups import selectors, services
 from backups.models import Backup
