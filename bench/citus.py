@@ -95,8 +95,12 @@ def measure(target: str) -> None:
         _common.flush_redis()
         _common.setup()
         result = run(target, env, package, fleet_bench)
-    if target == "single":
+    if os.environ.get("BENCH_KEEP_DB"):
+        pass
+    elif target == "single":
         _common.drop_database(DB_NAME)
+    else:
+        subprocess.run([*CITUS, "dropdb", DB_NAME], check=True)
     _common.emit(result)
 
 

