@@ -21,6 +21,7 @@ each entry of the event's changes, ``%(key)s`` (a plain value) or
 ``[before, after]`` list).
 """
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class Action:
 
 
 _actions: dict[str, Action] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def declare(
@@ -191,6 +193,18 @@ class SentenceCache:
         self._sentences: dict[str, str] = {}
         self._values: dict[tuple, str] = {}
 
+    def _template(self, action: str) -> str:
+        self._sentences[action] = template = str(_actions[action].sentence)
+        return template
+
+    def needs_changes(self, action: str) -> bool:
+        """Whether the action's sentence shows any of the event's changes (most do not:
+        an export then need not parse them)."""
+        if action not in _actions:
+            return False
+        template = self._sentences.get(action) or self._template(action)
+        return bool(set(_PLACEHOLDER.findall(template)) - {"actor", "target", "impersonator"})
+
     def _value(self, declared: Action, key: str, value: Any) -> str:
         try:
             memo = (declared.name, key, value, type(value))
@@ -215,9 +229,7 @@ class SentenceCache:
         declared = _actions.get(action)
         if declared is None:
             return f"{actor}: {action} {target}".strip()
-        template = self._sentences.get(action)
-        if template is None:
-            template = self._sentences[action] = str(declared.sentence)
+        template = self._sentences.get(action) or self._template(action)
         params = _Params(actor=actor, target=target or "—", impersonator=impersonator)
         for key, value in (changes or {}).items():
             pair = _pair(value)

@@ -33,11 +33,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent_events": audit.selectors.recent_events(
             tenant=current_workspace(), user=principal, limit=RECENT_EVENTS
         ),
-        "my_documents": uploads.recent_documents(uploaded_by=me, limit=RECENT_DOCUMENTS),
-        "can_upload": accounts.can_write(principal),
-        "has_two_factor": accounts.has_two_factor(me),
     }
-    if is_admin:
+    if not is_admin:
+        context.update(
+            my_documents=uploads.recent_documents(uploaded_by=me, limit=RECENT_DOCUMENTS),
+            can_upload=accounts.can_write(principal),
+            has_two_factor=accounts.has_two_factor(me),
+        )
+    else:
         plan = billing.plan_for(current_tenant())  # read once for seats and storage
         seats = accounts.seat_usage(plan=plan)
         limits = uploads.limits_of(plan)
