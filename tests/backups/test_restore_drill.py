@@ -11,8 +11,8 @@ from django.core.cache import caches
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from audit.services import verify_chain
 from audit.models import AuditEvent
+from audit.services import verify_chain
 from backups import selectors, services
 from backups.models import Backup
 from core.principal import SYSTEM
