@@ -85,6 +85,7 @@ def task_outcomes() -> dict[tuple[str, str], int]:
 def fleet_readings() -> dict:
     """The fleet-wide figures, read from the database and the ops cache."""
     from audit.selectors import last_verification, seal_lag_seconds
+    from backups.selectors import last_drill_result
     from backups.selectors import summary as backup_summary
     from tenants.selectors import fleet_counts, schemas_holding_data, spare_pool_size
     from uploads.selectors import scan_backlog
@@ -102,6 +103,7 @@ def fleet_readings() -> dict:
         "backup_recorded": backups.any_recorded,
         "backup_oldest_seconds": backups.oldest_age_seconds,
         "backup_missing": backups.workspaces - backups.backed_up,
+        "drill": last_drill_result(),
     }
 
 
@@ -182,6 +184,18 @@ class FleetCollector:
             "Active workspaces with no recorded backup.",
             r["backup_missing"],
         )
+        drill = r.get("drill")
+        if drill is not None:
+            yield _gauge(
+                "atrium_restore_drill_ok",
+                "1 if the last restore drill restored, verified and dropped its backup.",
+                1 if drill["ok"] else 0,
+            )
+            yield _gauge(
+                "atrium_restore_drill_age_seconds",
+                "Time since the last restore drill finished.",
+                drill["age_seconds"],
+            )
         tasks = CounterMetricFamily(
             "atrium_celery_tasks", "Finished Celery tasks by outcome.", labels=["task", "outcome"]
         )

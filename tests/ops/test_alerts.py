@@ -68,6 +68,15 @@ def test_alerts_use_only_metrics_that_atrium_exports(tenant_a):
 
     verify_all.apply()
     refill_spare_pool.apply()
+    from django.core.cache import caches
+    from django.utils import timezone
+
+    from backups.models import RestoreDrill
+    from config.metrics import FLEET_KEY
+
+    now = timezone.now()
+    RestoreDrill.objects.create(tenant=tenant_a, started_at=now, finished_at=now, ok=True)
+    caches["ops"].delete(FLEET_KEY)  # the fleet figures are cached between scrapes
     exported = Client(HTTP_HOST="127.0.0.1").get("/metrics").content.decode()
     names = set(re.findall(r"^# TYPE (\w+) ", exported, flags=re.M))
     names |= {f"{n}_total" for n in names}
