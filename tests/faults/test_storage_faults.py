@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from config.settings.base import uploads_storages
 from core.principal import SYSTEM
 from tests.faults.processes import Tmpfs
-from uploads import services
+from uploads import pipeline, services
 from uploads.models import Document
 
 pytestmark = pytest.mark.skipif(not Tmpfs.available(), reason="mounting a tmpfs needs root")
@@ -87,7 +87,7 @@ def test_clean_file_that_cannot_be_stored_waits_in_quarantine_and_is_retried(
     with pytest.raises(OSError), filler.open("wb") as out:
         while True:
             out.write(b"\0" * 64 * KIB)
-    monkeypatch.setattr(services, "MOVE_BACKOFF", (0.01, 0.01))
+    monkeypatch.setattr(pipeline, "MOVE_BACKOFF", (0.01, 0.01))
     with django_capture_on_commit_callbacks(execute=False):
         response = post(owner_client_a, "clean.pdf", 200 * KIB)
     document_id = response.json()["documents"][0]["id"]
