@@ -48,7 +48,7 @@ test: services lint
 
 # Citus (deploy/scaling.md): `make citus` builds it once under var/citus/ from
 # CITUS_SOURCE (default ../shared/citus/citus-14.0.1.tar.gz); `make citus-up` / `citus-down`
-# start and stop a coordinator (CITUS_PORT, default 54340) and two workers on loopback.
+# start and stop a coordinator (CITUS_PORT, default 15460) and two workers on loopback.
 CITUS := PY=$(PY) deploy/local/citus.sh
 CITUS_TESTS ?= tests/tenants tests/citus tests/test_citus_ready.py \
 	tests/uploads/test_documents.py tests/audit/test_recording.py

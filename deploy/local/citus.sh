@@ -11,7 +11,7 @@
 #   deploy/local/citus.sh status
 #
 # CITUS_SOURCE: the Citus source tarball (default ../shared/citus/citus-14.0.1.tar.gz,
-# beside the repository). CITUS_PORT: the coordinator's port (default 54340); the
+# beside the repository). CITUS_PORT: the coordinator's port (default 15460); the
 # workers listen on the next two ports.
 set -euo pipefail
 
@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 VAR="$ROOT/var/citus"
 PY="${PY:-$ROOT/.venv/bin/python}"
 CITUS_SOURCE="${CITUS_SOURCE:-$ROOT/../shared/citus/citus-14.0.1.tar.gz}"
-CITUS_PORT="${CITUS_PORT:-54340}"
+CITUS_PORT="${CITUS_PORT:-15460}"
 PORTS=("$CITUS_PORT" "$((CITUS_PORT + 1))" "$((CITUS_PORT + 2))")
 NODES=(coordinator worker1 worker2)
 PG_USER_OS="atrium-pg"   # PostgreSQL refuses to run as root
