@@ -31,6 +31,37 @@ BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "10"))
 BENCH_PASSWORD = "Bench-password-not-secret-42"
 
 
+def wait_port(port: int, process, what: str, timeout: float = 60) -> None:
+    """Wait until ``process`` listens on ``port`` (loopback); fail if it exits first."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+def start_moto(port: int, env: dict, procs: list):
+    """moto's S3 server on loopback ``port`` (appended to ``procs``), once it listens."""
+    import subprocess
+
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs.append(moto)
+    wait_port(port, moto, "moto")
+    return moto
+
+
 def server_url() -> str:
     """The PostgreSQL server the benchmarks use (``DATABASE_URL``'s server if set)."""
     default = f"postgres://atrium@127.0.0.1:{os.environ.get('PGPORT', '15432')}/atrium"

@@ -132,21 +132,6 @@ def gunicorn(env: dict, port: int) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def wait_port(port: int, process: subprocess.Popen, what: str) -> None:
-    import socket
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited early")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, 60, 0.1, what)
-
-
 def main() -> int:
     from uploads.clamd_process import ClamdProcess
 
@@ -178,14 +163,7 @@ def main() -> int:
             "FILE_UPLOAD_TEMP_DIR": str(work),
             "LOG_LEVEL": "WARNING",
         })  # fmt: skip
-        moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(moto)
-        wait_port(s3_port, moto, "moto")
+        _common.start_moto(s3_port, env, procs)
         import boto3
 
         boto3.client(
@@ -201,7 +179,7 @@ def main() -> int:
         worker = WorkerProcess(env, work / "worker.log", "--loglevel", "INFO")
         worker.start()
         workers.append(worker)
-        wait_port(web_port, web, "gunicorn")
+        _common.wait_port(web_port, web, "gunicorn")
         worker.wait_ready()
         client = Http(web_port)
         assert client.sign_in() == 302, "sign-in failed"
@@ -291,7 +269,7 @@ def main() -> int:
             web_full_port = free_low_port()
             web_full = gunicorn({**env, "FILE_UPLOAD_TEMP_DIR": str(disk.path)}, web_full_port)
             procs.append(web_full)
-            wait_port(web_full_port, web_full, "gunicorn (small spool)")
+            _common.wait_port(web_full_port, web_full, "gunicorn (small spool)")
             small = Http(web_full_port)
             assert small.sign_in() == 302
             baseline = disk.used_bytes()

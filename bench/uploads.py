@@ -41,19 +41,6 @@ OWNER = "owner@bench.test"
 BUCKET = "atrium-bench"
 
 
-def wait_port(port: int, process: subprocess.Popen, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited early")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
-
-
 def peak_rss(pid: int) -> int:
     """The process's peak resident set since it started (VmHWM), in bytes."""
     with open(f"/proc/{pid}/status") as status:
@@ -159,14 +146,7 @@ def main() -> int:
             "UPLOADS_SCANNER_MAX_BYTES": str(300 * 1024 * 1024),
             "FILE_UPLOAD_TEMP_DIR": str(work),
         })  # fmt: skip
-        moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(moto)
-        wait_port(s3_port, moto, "moto")
+        _common.start_moto(s3_port, env, procs)
         import boto3
 
         s3 = boto3.client(
@@ -220,7 +200,7 @@ def main() -> int:
             stderr=subprocess.STDOUT,
         )
         procs.append(worker)
-        wait_port(web_port, web, "gunicorn")
+        _common.wait_port(web_port, web, "gunicorn")
 
         payload = work / "payload.bin"
         make_payload(payload)
