@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SessionTrackingMiddleware",
     "accounts.middleware.TwoFactorPolicyMiddleware",
+    # Dresses the bare 405 of require_http_methods as the branded error page.
+    "core.error_pages.ErrorPageMiddleware",
     # Last: turns axes' lockout flag into our lockout page.
     "axes.middleware.AxesMiddleware",
 ]
