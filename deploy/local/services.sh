@@ -98,6 +98,20 @@ ensure_redis_installed() {
   fi
 }
 
+# The browser tests run axe-core (pinned) on every main page: from the npm registry,
+# into var/axe (git-ignored), once.
+AXE_VERSION="4.14.1"
+ensure_axe_installed() {
+  [ -f "$VAR/axe/node_modules/axe-core/axe.min.js" ] && return
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt_install "for the accessibility tests" npm
+    else log "npm is missing: the accessibility tests will be skipped (install Debian's npm)"; return; fi
+  fi
+  log "installing axe-core $AXE_VERSION into var/axe"
+  mkdir -p "$VAR/axe"
+  npm install --prefix "$VAR/axe" --no-save --no-audit --no-fund "axe-core@$AXE_VERSION" >/dev/null
+}
+
 # The browser tests (tests/browser) drive Debian's chromium through Playwright.
 ensure_chromium_installed() {
   [ -x /usr/bin/chromium ] && return
@@ -193,7 +207,7 @@ case "${1:-}" in
   start) start_postgres; start_redis; start_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
   # the translation-completeness test.
-  test-deps) ensure_chromium_installed; ensure_gettext_installed ;;
+  test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_axe_installed ;;
   bench-deps) ensure_wrk_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)
