@@ -158,7 +158,10 @@ def test_each_admin_is_mailed_through_the_outbox_in_their_language(
         response = post_upload(owner_client_a, 'Q&A <"v2"> o\'clock.exe', EICAR)
     document_id = response.json()["documents"][0]["id"]
     with schema_context(tenant_a.schema_name), django_capture_on_commit_callbacks(execute=True):
-        assert services.document_scan(actor=SYSTEM, document_id=document_id) is services.ScanOutcome.BLOCKED
+        assert (
+            services.document_scan(actor=SYSTEM, document_id=document_id)
+            is services.ScanOutcome.BLOCKED
+        )
     messages = [next_task(real_broker), next_task(real_broker)]
     assert {m.name for m in messages} == {"core.tasks.send_email"}
     assert {(m.kwargs["to"], m.kwargs["language"]) for m in messages} == {
