@@ -39,8 +39,9 @@ def tenant_create(*, actor: Principal, name: str, slug: str, owner_email: str, p
                 name=name, slug=slug, schema_name=schema_name, owner_email=owner_email,
                 state=Tenant.State.PROVISIONING, plan=plan,
             )  # fmt: skip
-    except IntegrityError as error:
-        # Lost a race with a concurrent signup for the same address.
+    except (IntegrityError, ValidationError) as error:
+        # Lost a race with a concurrent signup for the same address: the unique index
+        # (still in flight), or django-tenants' own schema-name check (already committed).
         raise ValidationError({"slug": [_("This address is already taken.")]}) from error
     tenant.via = _make_schema(schema_name)
     _add_domain(tenant, slug)

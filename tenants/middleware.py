@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils.translation import gettext as _
@@ -40,6 +40,27 @@ def _activate_public() -> None:
     connection.set_schema_to_public()
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
+
+
+def _host_and_port(request: HttpRequest) -> tuple[str, str]:
+    host = request.META.get("HTTP_HOST", "").lower()
+    name, _sep, port = host.rpartition(":")
+    return (name, port) if port.isdigit() else (host, "")
+
+
+def _is_loopback_address(request: HttpRequest) -> bool:
+    return _host_and_port(request)[0] in _LOOPBACK_HOSTS
+
+
+def _to_public_site(request: HttpRequest) -> HttpResponse:
+    """In development, ``http://127.0.0.1:8000/`` (what people type) goes to the public
+    site on the same port: workspaces need a name under ``BASE_DOMAIN`` to be found."""
+    port = _host_and_port(request)[1]
+    netloc = f"{settings.BASE_DOMAIN}:{port}" if port else settings.BASE_DOMAIN
+    return HttpResponseRedirect(f"{request.scheme}://{netloc}{request.get_full_path()}")
+
+
 class TenantRoutingMiddleware(TenantMainMiddleware):
     """django-tenants' middleware, with the domain lookup served from ``tenants.routing``.
 
@@ -53,6 +74,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         try:
             hostname = request.get_host().split(":")[0].lower()
         except DisallowedHost:
+            if settings.DEBUG and _is_loopback_address(request):
+                return _to_public_site(request)
             return self._public_page(request, "public/404.html", 404)
         request.tenant = None
         if hostname in (settings.BASE_DOMAIN, f"www.{settings.BASE_DOMAIN}"):

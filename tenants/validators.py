@@ -2,6 +2,7 @@
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,13 @@ RESERVED_SLUGS = frozenset(
 )  # fmt: skip
 
 
+def configured_host_labels() -> frozenset[str]:
+    """Every label of the hosts we serve (``BASE_DOMAIN``, ``ALLOWED_HOSTS``): a workspace
+    called ``localhost`` would live at ``localhost.localhost`` and read like the site itself."""
+    hosts = [settings.BASE_DOMAIN, *settings.ALLOWED_HOSTS]
+    return frozenset(label for host in hosts for label in host.lower().split(".") if label)
+
+
 def validate_slug(value: str) -> None:
     """Raise ValidationError unless ``value`` can be a workspace address."""
     if not SLUG_RE.match(value):
@@ -31,7 +39,7 @@ def validate_slug(value: str) -> None:
         )
     if "--" in value:
         raise ValidationError(_("Hyphens may not follow each other."), code="malformed")
-    if value in RESERVED_SLUGS or value.startswith("spare"):
+    if value in RESERVED_SLUGS or value.startswith("spare") or value in configured_host_labels():
         raise ValidationError(_("This address is reserved. Please pick another."), code="reserved")
 
 

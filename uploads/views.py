@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import can_write, is_workspace_admin
 from core.decorators import role_required
+from core.error_pages import error_page, problem
 from tenants.selectors import current_tenant
 
 from . import selectors, services
@@ -84,13 +85,15 @@ MULTIPART_SLACK_BYTES = 64 * 1024
 
 
 def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    """Answer before the body is read; the client gets a clear reason, not a reset."""
+    """Answer before the body is read; the client gets a clear reason, not a reset.
+
+    No ``Connection: close`` here: WSGI forbids hop-by-hop headers (the development
+    server refuses the response with a 500), and the server closes the connection itself
+    (gunicorn's sync worker after every response, runserver after draining the body).
+    """
     if _wants_json(request):
-        response: HttpResponse = JsonResponse({"documents": [], "errors": [message]}, status=status)
-    else:
-        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    response["Connection"] = "close"  # the unread body is not worth draining
-    return response
+        return problem(status, message, documents=[], errors=[message])
+    return error_page(request, status, message)
 
 
 def _declared_too_large(request: HttpRequest, limits: selectors.UploadLimits) -> str:
@@ -238,9 +241,7 @@ def document_download(request: HttpRequest, document_id) -> HttpResponse:
             inline=request.GET.get("inline") == "1",
         )
     except services.DocumentNotAvailable:
-        return HttpResponse(
-            _("This document is not available for download."), status=409, content_type="text/plain"
-        )
+        return error_page(request, 409, _("This document is not available for download."))
     except services.StorageUnavailable:
         return storage_unavailable(request, saving=False)
     if ticket.url:

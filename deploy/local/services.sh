@@ -102,6 +102,20 @@ ensure_redis_installed() {
   fi
 }
 
+# The browser tests run axe-core (pinned) on every main page: from the npm registry,
+# into var/axe (git-ignored), once.
+AXE_VERSION="4.14.1"
+ensure_axe_installed() {
+  [ -f "$VAR/axe/node_modules/axe-core/axe.min.js" ] && return
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt_install "for the accessibility tests" npm
+    else log "npm is missing: the accessibility tests will be skipped (install Debian's npm)"; return; fi
+  fi
+  log "installing axe-core $AXE_VERSION into var/axe"
+  mkdir -p "$VAR/axe"
+  npm install --prefix "$VAR/axe" --no-save --no-audit --no-fund "axe-core@$AXE_VERSION" >/dev/null
+}
+
 # The browser tests (tests/browser) drive Debian's chromium through Playwright.
 ensure_chromium_installed() {
   [ -x /usr/bin/chromium ] && return
@@ -273,9 +287,11 @@ case "${1:-}" in
   stop-clamd) stop_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
   # the translation-completeness test, pgbouncer for the connection-pooling tests,
-  # promtool for the alert rules, nginx and docker-compose for tests/deploy.
+  # promtool for the alert rules, nginx and docker-compose for tests/deploy, axe-core
+  # for the accessibility checks of the browser tests.
   test-deps) ensure_chromium_installed; ensure_gettext_installed; ensure_pgbouncer_installed
-    ensure_promtool_installed; ensure_nginx_installed; ensure_compose_installed ;;
+    ensure_promtool_installed; ensure_nginx_installed; ensure_compose_installed
+    ensure_axe_installed ;;
   bench-deps) ensure_wrk_installed; ensure_pgbouncer_installed ;;
   stop) stop_clamd; stop_redis; stop_postgres ;;
   status)

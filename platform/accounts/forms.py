@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .permissions import can_grant
 from .selectors import time_zone_names
 
 
@@ -32,9 +33,25 @@ class InviteForm(forms.Form):
     )
     role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices, initial=User.Role.MEMBER)
 
+    def __init__(self, *args, actor, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        offer_grantable_roles(self.fields["role"], actor)
+
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices)
+
+    def __init__(self, *args, actor, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        offer_grantable_roles(self.fields["role"], actor)
+
+
+def offer_grantable_roles(field: forms.ChoiceField, actor) -> None:
+    """Only the roles ``actor`` may give; any other is refused as a form error."""
+    field.choices = [
+        (value, label) for value, label in User.Role.choices if can_grant(actor, value)
+    ]
+    field.error_messages["invalid_choice"] = _("You cannot give this role.")
 
 
 class StaffFilterForm(forms.Form):
@@ -123,6 +140,16 @@ class EmailChangeForm(forms.Form):
 class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class ReauthenticateForm(forms.Form):
+    """Proof that the person at the keyboard is the account's owner, not just its session."""
+
+    password_or_code = forms.CharField(
+        label=_("Your password, or the current code from your authenticator app"),
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 

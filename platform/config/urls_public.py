@@ -4,7 +4,10 @@ from django.urls import path
 
 from signup import views
 
+handler400 = "core.error_pages.bad_request"
+handler403 = "core.error_pages.permission_denied"
 handler404 = "signup.views.not_found"
+handler500 = "core.error_pages.server_error"
 
 urlpatterns = [
     path("", views.landing, name="landing"),

@@ -4,6 +4,11 @@ from django.urls import include, path
 
 from . import dashboard
 
+handler400 = "core.error_pages.bad_request"
+handler403 = "core.error_pages.permission_denied"
+handler404 = "core.error_pages.not_found"
+handler500 = "core.error_pages.server_error"
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("", include("accounts.urls")),

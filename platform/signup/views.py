@@ -1,5 +1,6 @@
 """Public-site pages: landing, signup, find my workspace, and the unknown-host page."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -8,7 +9,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import handoff_token_make
+from core import ratelimit
+from core.error_pages import error_page
 from core.forms import apply_errors
+from core.middleware import client_ip
 from core.principal import ANONYMOUS
 
 from .forms import FindWorkspaceForm, SignupForm
@@ -40,9 +44,18 @@ def signup(request: HttpRequest) -> HttpResponse:
 def find_workspace(request: HttpRequest) -> HttpResponse:
     form = FindWorkspaceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # Looked up and mailed in the background: the answer and its timing are
-        # the same whether or not the address has any workspace.
-        email_workspace_links.delay(form.cleaned_data["email"], translation.get_language())
+        email = form.cleaned_data["email"]
+        # Per client first (a flood from one network gets the 429 page), then per address:
+        # over that, the same page as always, but no email; the address learns nothing.
+        client_limit, address_limit, window = settings.FIND_WORKSPACE_RATE_LIMIT
+        client_key = f"signup:find:client:{client_ip(request) or ''}"
+        if not ratelimit.hit(client_key, limit=client_limit, window=window):
+            return error_page(request, 429)
+        address_key = f"signup:find:address:{ratelimit.digest(email)}"
+        if ratelimit.hit(address_key, limit=address_limit, window=window):
+            # Looked up and mailed in the background: the answer and its timing are
+            # the same whether or not the address has any workspace.
+            email_workspace_links.delay(email, translation.get_language())
         return render(
             request,
             "public/find_workspace_sent.html",

@@ -236,11 +236,17 @@ def test_members_cannot_invite_and_admins_cannot_invite_owners(
     tenant_a, member_client_a, admin_client_a, on_commit
 ):
     assert invite(member_client_a, on_commit, "x@example.com").status_code == 403
-    assert invite(admin_client_a, on_commit, "x@example.com", role="owner").status_code == 403
+    # Admins are not offered "Owner", and choosing it anyway is a form error, not a 403.
+    form = admin_client_a.get("/staff/invite/").content.decode()
+    assert 'value="admin"' in form and 'value="owner"' not in form
+    refused = invite(admin_client_a, on_commit, "x@example.com", role="owner")
+    assert refused.status_code == 200
+    assert "You cannot give this role." in refused.content.decode()
     assert pending_emails(tenant_a) == set()
 
 
 def test_owner_may_invite_an_owner(tenant_a, owner_client_a, on_commit):
+    assert 'value="owner"' in owner_client_a.get("/staff/invite/").content.decode()
     invite(owner_client_a, on_commit, "co-owner@example.com", role="owner")
     assert pending_emails(tenant_a) == {"co-owner@example.com"}
 

@@ -102,13 +102,44 @@ def test_recovery_codes_work_once(tenant_a, member_a, member_client_a):
 def test_regenerating_recovery_codes_kills_the_old_ones(tenant_a, member_a, member_client_a):
     old = enable_2fa(tenant_a, member_client_a, member_a)
     mark = audit_mark()
-    page = member_client_a.post("/account/2fa/recovery-codes/", follow=True).content.decode()
+    page = member_client_a.post(
+        "/account/2fa/recovery-codes/", {"regenerate-password_or_code": PASSWORD}, follow=True
+    ).content.decode()
     new = re.findall(r"<li><code>([a-z0-9]+)</code></li>", page)
     assert len(new) == 10 and not set(new) & set(old)
     assert actions_since(tenant_a, mark) == ["user.recovery_codes_regenerated"]
     client, _ = password_step(tenant_a, member_a.email)
     assert client.post("/accounts/login/verify/", {"code": old[1]}).status_code == 200
     assert client.post("/accounts/login/verify/", {"code": new[1]}).status_code == 302
+
+
+def test_regenerating_recovery_codes_needs_the_password_or_a_current_code(
+    tenant_a, member_a, member_client_a
+):
+    old = enable_2fa(tenant_a, member_client_a, member_a)
+    mark = audit_mark()
+    for proof in ("", "wrong-password", "000000"):
+        response = member_client_a.post(
+            "/account/2fa/recovery-codes/", {"regenerate-password_or_code": proof}
+        )
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert not re.findall(r"<li><code>([a-z0-9]+)</code></li>", page)
+        assert 'class="field invalid"' in page, proof
+    assert actions_since(tenant_a, mark) == []
+    with schema_context(tenant_a.schema_name):
+        left = set(
+            StaticToken.objects.filter(device__user_id=member_a.pk).values_list("token", flat=True)
+        )
+    assert left == set(old)
+    # The next period's code from the app works (the setup spent this period's).
+    page = member_client_a.post(
+        "/account/2fa/recovery-codes/",
+        {"regenerate-password_or_code": current_totp(tenant_a, member_a, 1)},
+        follow=True,
+    ).content.decode()
+    assert len(re.findall(r"<li><code>([a-z0-9]+)</code></li>", page)) == 10
+    assert actions_since(tenant_a, mark) == ["user.recovery_codes_regenerated"]
 
 
 def test_disabling_2fa_needs_the_password(tenant_a, member_a, member_client_a):

@@ -1,5 +1,6 @@
 """Host routing: public site, workspaces, unknown hosts, inactive workspaces."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -27,6 +28,33 @@ def test_disallowed_host_is_refused_without_500(db):
 
     response = Client(HTTP_HOST="evil.example.com").get("/")
     assert response.status_code in (400, 404)
+
+
+@pytest.mark.parametrize(
+    "host, path, target",
+    [
+        ("127.0.0.1:8000", "/", "http://localhost:8000/"),
+        ("127.0.0.1:8080", "/signup/?x=1", "http://localhost:8080/signup/?x=1"),
+        ("[::1]:8000", "/", "http://localhost:8000/"),
+        ("127.0.0.1", "/", "http://localhost/"),
+    ],
+)
+def test_loopback_address_redirects_to_the_public_site_in_development(
+    db, settings, host, path, target
+):
+    from django.test import Client
+
+    settings.DEBUG = True
+    response = Client(HTTP_HOST=host).get(path)
+    assert response.status_code == 302
+    assert response["Location"] == target
+
+
+def test_loopback_address_is_not_redirected_in_production(db, settings):
+    from django.test import Client
+
+    settings.DEBUG = False
+    assert Client(HTTP_HOST="127.0.0.1:8000").get("/").status_code == 404
 
 
 def test_unknown_path_on_public_site_is_a_404_page(public_client):

@@ -96,6 +96,7 @@ def test_forged_welcome_link_is_refused(tenant_a, owner_a):
         ("slug", "admin", b"reserved"),
         ("slug", "api", b"reserved"),
         ("slug", "support", b"reserved"),
+        ("slug", "localhost", b"reserved"),  # the base domain itself
         ("slug", "Bad_Slug", b"lowercase letters"),
         ("slug", "ab", b"lowercase letters"),
         ("slug", "-gamma", b"lowercase letters"),
@@ -121,3 +122,25 @@ def test_password_similar_to_email_is_refused(public_client):
     response = public_client.post("/signup/", {**GOOD, "owner_password": "greta@gamma.test1"})
     assert response.status_code == 200
     assert b"too similar" in response.content
+
+
+def test_every_label_of_a_configured_host_is_reserved(public_client, settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, ".atrium-cloud.example", "partners.test"]
+    for slug in ("atrium-cloud", "example", "partners", "localhost"):
+        response = public_client.post("/signup/", {**GOOD, "slug": slug})
+        assert b"reserved" in response.content, slug
+    assert not Tenant.objects.filter(slug__in=["atrium-cloud", "example", "partners"]).exists()
+
+
+def test_losing_a_race_for_an_address_says_it_is_taken(public_client, tenant_a, monkeypatch):
+    """Both signups passed validation; the other one committed first."""
+    import signup.services
+
+    monkeypatch.setattr(signup.services, "slug_taken", lambda slug: False)
+    before = Tenant.objects.count()
+    response = public_client.post("/signup/", {**GOOD, "slug": tenant_a.slug})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "This address is already taken." in html
+    assert "schema name" not in html
+    assert Tenant.objects.count() == before

@@ -109,11 +109,28 @@ def two_factor_disable(*, actor: Principal, password: str) -> None:
 
 
 @write_service
-def recovery_codes_regenerate(*, actor: Principal) -> list[str]:
-    """Replace the recovery codes (the old ones stop working)."""
+def recovery_codes_regenerate(*, actor: Principal, password_or_code: str) -> list[str]:
+    """Replace the recovery codes (the old ones stop working). A live session is not
+    enough: ``password_or_code`` must be the actor's password or a current code from
+    their authenticator (spent by this use, like a sign-in code)."""
     user = permissions.credential_owner(actor)
-    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    if not devices.exists():
         raise ValidationError(_("Turn on two-factor authentication first."))
+    # Checked outside the transaction: a wrong code's throttling must be saved.
+    secret = password_or_code.strip()
+    confirmed = bool(secret) and (
+        user.check_password(password_or_code)
+        or any(device.verify_token(_normalise(secret)) for device in devices)
+    )
+    if not confirmed:
+        raise ValidationError(
+            {
+                "password_or_code": [
+                    _("That is neither your password nor a current code from your app.")
+                ]
+            }
+        )
     with transaction.atomic():
         codes = _new_recovery_codes(user)
         audit.record(

@@ -21,6 +21,7 @@ from ..forms import (
     PasswordChangeForm,
     PasswordConfirmForm,
     ProfileForm,
+    ReauthenticateForm,
     TotpConfirmForm,
 )
 from ..models import UserSession
@@ -125,6 +126,12 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def two_factor(request: HttpRequest) -> HttpResponse:
+    return _two_factor_page(request)
+
+
+def _two_factor_page(
+    request: HttpRequest, regenerate_form: ReauthenticateForm | None = None
+) -> HttpResponse:
     user = request.user
     return render(
         request,
@@ -135,6 +142,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             "new_codes": request.session.pop(NEW_CODES_KEY, None),
             "required": selectors.workspace_policy().require_2fa,
             "disable_form": PasswordConfirmForm(),
+            "regenerate_form": regenerate_form or ReauthenticateForm(prefix="regenerate"),
         },
     )
 
@@ -197,13 +205,20 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     if not request.user.is_verified():
         messages.error(request, _("Sign in with your second factor first."))
         return redirect("accounts:two_factor")
-    try:
-        request.session[NEW_CODES_KEY] = services.recovery_codes_regenerate(actor=request.principal)
-    except ValidationError as error:
-        error_messages(request, error)
-    else:
-        messages.success(request, _("New recovery codes were made; the old ones no longer work."))
-    return redirect("accounts:two_factor")
+    form = ReauthenticateForm(request.POST, prefix="regenerate")
+    if form.is_valid():
+        try:
+            request.session[NEW_CODES_KEY] = services.recovery_codes_regenerate(
+                actor=request.principal, **form.cleaned_data
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(
+                request, _("New recovery codes were made; the old ones no longer work.")
+            )
+            return redirect("accounts:two_factor")
+    return _two_factor_page(request, regenerate_form=form)
 
 
 @login_required

@@ -42,7 +42,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 @manager_required
 @require_http_methods(["GET", "POST"])
 def staff_invite(request: HttpRequest) -> HttpResponse:
-    form = InviteForm(request.POST or None)
+    form = InviteForm(request.POST or None, actor=request.principal)
     if request.method == "POST" and form.is_valid():
         try:
             result = services.staff_invite(
@@ -98,12 +98,17 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def staff_detail(request: HttpRequest, pk: int) -> HttpResponse:
     member = get_object_or_404(User, pk=pk, is_staff=False)
+    return _detail_page(request, member)
+
+
+def _detail_page(request: HttpRequest, member: User, role_form: RoleForm | None = None):
+    role_form = role_form or RoleForm(initial={"role": member.role}, actor=request.principal)
     return render(
         request,
         "accounts/staff_detail.html",
         {
             "member": member,
-            "role_form": RoleForm(initial={"role": member.role}),
+            "role_form": role_form,
             "can_act": permissions.can_act_on(request.principal, member),
             "locked": selectors.is_locked_out(member),
             "has_2fa": selectors.has_two_factor(member),
@@ -139,10 +144,9 @@ def staff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     service, done = _ACTIONS[action]
     kwargs = {"actor": request.principal, "user": member}
     if action == "role":
-        form = RoleForm(request.POST)
+        form = RoleForm(request.POST, actor=request.principal)
         if not form.is_valid():
-            messages.error(request, _("Choose one of the offered roles."))
-            return redirect("accounts:staff_detail", pk=pk)
+            return _detail_page(request, member, role_form=form)
         kwargs["role"] = form.cleaned_data["role"]
     try:
         service(**kwargs)

@@ -123,6 +123,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SessionTrackingMiddleware",
     "accounts.middleware.TwoFactorPolicyMiddleware",
+    # Dresses the bare 405 of require_http_methods as the branded error page.
+    "core.error_pages.ErrorPageMiddleware",
     # Last: turns axes' lockout flag into our lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -250,6 +252,12 @@ ACCOUNTS_RATE_LIMITS = {
     "password_reset": (int(env("ACCOUNTS_RESET_RATE", "5")), 3600),
     "invitation": (int(env("ACCOUNTS_INVITATION_RATE", "20")), 900),
 }
+# "Find my workspace" emails: (per client ip, per address, window seconds).
+FIND_WORKSPACE_RATE_LIMIT = (
+    int(env("FIND_WORKSPACE_CLIENT_RATE", "10")),
+    int(env("FIND_WORKSPACE_ADDRESS_RATE", "3")),
+    3600,
+)
 # Brute-force protection (django-axes), per workspace: lock a username+ip pair
 # after AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME hours (as django-axes counts).
 AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
