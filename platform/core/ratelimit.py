@@ -5,18 +5,30 @@ workspace's counters never limit another's (the public site has its own).
 """
 
 import hashlib
+import logging
 
 from django.core.cache import cache
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+log = logging.getLogger(__name__)
 
 
 def hit(key: str, *, limit: int, window: int) -> bool:
-    """Count one attempt under ``key``; False once more than ``limit`` fell in the window."""
-    cache.add(key, 0, timeout=window)
+    """Count one attempt under ``key``; False once more than ``limit`` fell in the window.
+
+    With Redis unreachable nothing can be counted: the attempt is let through (logged),
+    so a cache outage does not lock people out; what the limit protects (signed,
+    single-use tokens, sign-in's lockout in PostgreSQL) still holds."""
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
+        cache.add(key, 0, timeout=window)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            count = 1
+    except RedisConnectionError:
+        log.warning("rate limit %s not counted: the cache is unreachable", key.split(":")[0])
+        return True
     return count <= limit
 
 
