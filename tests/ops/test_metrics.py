@@ -187,9 +187,13 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
-        total = 20
-        for _ in range(total):
-            get(f"{base}/", "localhost")
+        total = 40
+        # Concurrent requests: a sync worker serves one at a time, so both take some
+        # (one after another, the first idle worker may take them all).
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda _n: get(f"{base}/", "localhost"), range(total)))
         for _ in range(6):  # several scrapes: both workers answer some
             text = get(f"{base}/metrics", "127.0.0.1")
             assert value(text, "atrium_http_requests_total", view="landing", method="GET",
