@@ -176,7 +176,10 @@ def main() -> int:
         prepare_database(env)
         web = gunicorn(env, web_port)
         procs.append(web)
-        worker = WorkerProcess(env, work / "worker.log", "--loglevel", "INFO")
+        # The worker at INFO: wait_ready() reads its "ready." line (LOG_LEVEL sets the
+        # root level of config.logs, so at WARNING that line is never written).
+        worker_env = {**env, "LOG_LEVEL": "INFO"}
+        worker = WorkerProcess(worker_env, work / "worker.log", "--loglevel", "INFO")
         worker.start()
         workers.append(worker)
         _common.wait_port(web_port, web, "gunicorn")
@@ -253,7 +256,7 @@ def main() -> int:
             worker.kill()
         finally:
             clamd.resume()
-        replacement = WorkerProcess(env, work / "worker2.log", "--loglevel", "INFO")
+        replacement = WorkerProcess(worker_env, work / "worker2.log", "--loglevel", "INFO")
         t_new = time.monotonic()
         replacement.start()
         workers.append(replacement)
