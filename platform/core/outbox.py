@@ -31,6 +31,8 @@ from django.db import transaction
 from django.template import Context, TemplateDoesNotExist, engines
 from django.utils import translation
 
+from . import queue
+
 __all__ = [
     "MAX_RETRIES",
     "RETRY_FIRST_S",
@@ -68,9 +70,10 @@ def send_email(*, to: str, template: str, context: dict[str, Any], language: str
     """Queue ``template`` for ``to`` now, rendered in ``language`` (else the active
     language). For code that runs after its change committed (a task, a view that
     changes nothing); inside a transaction use ``send_after_commit``."""
-    from .tasks import send_email as task
-
-    task.delay(to=to, template=template, context=context, language=_language(language))
+    # By name: the task module imports this one (its delivery policy).
+    queue.task("core.tasks.send_email").delay(
+        to=to, template=template, context=context, language=_language(language)
+    )
 
 
 def send_after_commit(
