@@ -62,6 +62,19 @@ def start_moto(port: int, env: dict, procs: list):
     return moto
 
 
+def stop_processes(procs: list, timeout: float = 20) -> None:
+    """Terminate ``procs`` (newest first), wait for each, kill any that hangs."""
+    import subprocess
+
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def server_url() -> str:
     """The PostgreSQL server the benchmarks use (``DATABASE_URL``'s server if set)."""
     default = f"postgres://atrium@127.0.0.1:{os.environ.get('PGPORT', '15432')}/atrium"

@@ -307,13 +307,7 @@ def main() -> int:
     finally:
         for worker in workers:
             worker.stop()
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _common.stop_processes(procs)
         clamd_proc.close()
         redis.close()
         if disk is not None:

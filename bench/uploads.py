@@ -375,13 +375,7 @@ def main() -> int:
         _common.emit(result)
         return 0 if result["targets_met"] else 1
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _common.stop_processes(procs)
         clamd_proc.close()
         for leftover in work.glob("*"):
             leftover.unlink(missing_ok=True)
