@@ -187,13 +187,19 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
-        total = 40
-        # Concurrent requests: a sync worker serves one at a time, so both take some
-        # (one after another, the first idle worker may take them all).
+        # Until both workers have served some (the second may still be booting, and a
+        # sync worker can take a quick run of requests alone); bounded in time.
         from concurrent.futures import ThreadPoolExecutor
 
+        def workers_seen() -> int:
+            names = [p.name for p in (tmp_path / "prom").glob("counter_*.db")]
+            return len({name.rsplit("_", 1)[-1] for name in names})
+
+        total, deadline = 0, time.monotonic() + 60
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda _n: get(f"{base}/", "localhost"), range(total)))
+            while total < 40 or (workers_seen() < 2 and time.monotonic() < deadline):
+                list(pool.map(lambda _n: get(f"{base}/", "localhost"), range(20)))
+                total += 20
         for _ in range(6):  # several scrapes: both workers answer some
             text = get(f"{base}/metrics", "127.0.0.1")
             assert value(text, "atrium_http_requests_total", view="landing", method="GET",
