@@ -88,6 +88,8 @@ SHARED_APPS = [
     "audit",
     "signup",
     "backups",
+    # Support sessions: public-schema rows only (consent, sessions), read from every host.
+    "support",
     *ACCOUNT_SECURITY_APPS,
     # After core: its Celery hooks read the request context (see config.apps).
     "config.apps.OpsConfig",
@@ -118,6 +120,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.PrincipalMiddleware",
+    # A support session replaces the principal, checks its limits and consent, refuses
+    # writes in read-only mode and records every request (platform/support/README.md).
+    "support.middleware.SupportSessionMiddleware",
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -142,6 +147,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.workspace",
                 "accounts.context_processors.roles",
+                "support.context_processors.support_session",
             ],
         },
     },
@@ -530,6 +536,28 @@ def backups_storage(*, bucket: str, endpoint_url: str = "", root=BACKUP_ROOT) ->
 
 
 STORAGES["backups"] = backups_storage(bucket=BACKUP_BUCKET_NAME, endpoint_url=S3_ENDPOINT_URL)
+
+# --- Support sessions (see platform/support/README.md) -------------------------
+
+# A support session ends this long after its start, and after this long without a request.
+SUPPORT_SESSION_MAX_SECONDS = int(env("SUPPORT_SESSION_MAX_SECONDS", "7200"))
+SUPPORT_SESSION_IDLE_SECONDS = int(env("SUPPORT_SESSION_IDLE_SECONDS", "1800"))
+# The console's hand-off token to the workspace host is valid this long, once.
+SUPPORT_HANDOFF_MAX_AGE = int(env("SUPPORT_HANDOFF_MAX_AGE", "60"))
+# The vendor role a read-write session needs (read-only sessions need "support").
+SUPPORT_READ_WRITE_ROLE = env("SUPPORT_READ_WRITE_ROLE", "support")
+# Paths no support session may open, even read-write: whatever makes or changes a
+# credential or takes data out (the packages' services refuse an impersonator as well).
+SUPPORT_BLOCKED_PATHS = tuple(
+    (
+        env(
+            "SUPPORT_BLOCKED_PATHS",
+            "/account/password/,/account/email/,/account/2fa/,/account/tokens/,"
+            "/settings/api/,/settings/oauth/,/settings/export/,/api/,/oauth/",
+        )
+        or ""
+    ).split(",")
+)
 
 # --- Security ----------------------------------------------------------------
 
