@@ -102,6 +102,25 @@ def handed_off_client(vendor, tenant, row):
     return client
 
 
+def console_client(user):
+    """A public-host client signed in as ``user`` (the console's sign-in, with its second
+    factor, belongs to the console package; ``force_login`` would track the session as a
+    workspace session)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    with schema_context("public"):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+    client = client_for(None)
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    return client
+
+
 def user_row(tenant, pk):
     with schema_context(tenant.schema_name):
         return User.objects.get(pk=pk)
