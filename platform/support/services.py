@@ -56,6 +56,7 @@ __all__ = [
     "support_session_continue",
     "support_session_end",
     "support_session_start",
+    "support_sessions_expire",
 ]
 
 HANDOFF_SALT = "atrium.support.handoff"
@@ -493,3 +494,30 @@ def support_session_end(
         if not row.active:
             return row
         return _end(row, actor=actor, cause=why)
+
+
+@write_service
+def support_sessions_expire(*, actor: Principal) -> int:
+    """End every running session past its 2 h or 30 min limit, or whose consent lapsed,
+    though nobody made a request since (a closed tab): the beat task's sweep, so the
+    workspace's list never shows a dead session as running. The number ended."""
+    now = clock.now()
+    candidates = SupportSession.objects.filter(ended_at__isnull=True).values_list("pk", flat=True)
+    ended = 0
+    for pk in list(candidates):
+        with transaction.atomic():
+            row = (
+                SupportSession.objects.select_for_update(skip_locked=True)
+                .select_related("tenant")
+                .filter(pk=pk, ended_at__isnull=True)
+                .first()
+            )
+            if row is None:
+                continue
+            cause = _limit_cause(row)
+            if cause is None and not _policy(row.tenant_id).allows(row.mode, now.date()):
+                cause = EndCause.CONSENT_WITHDRAWN
+            if cause is not None:
+                _end(row, actor=actor, cause=cause)
+                ended += 1
+    return ended

@@ -203,3 +203,20 @@ def test_consent_changes_are_audited_and_owner_or_admin_only(tenant_a, owner_a, 
             support_policy_update(actor=member_a, mode="read_write")
     (event,) = events_since(tenant_a, mark, "support.consent_changed")
     assert event.changes["mode"] == {"before": "off", "after": "read_only"}
+
+
+def test_the_sweep_ends_abandoned_sessions_with_their_cause(vendor, tenant_a, owner_a, clock):
+    from support.tasks import expire_sessions
+
+    consent(tenant_a, "read_write")
+    idle = start(vendor, tenant_a, owner_a)
+    clock.advance(minutes=20)
+    fresh = start(vendor, tenant_a, owner_a)
+    clock.advance(minutes=11)  # the first is 31 minutes idle, the second 11
+    mark = audit_mark()
+    assert expire_sessions() == 1
+    _ended(idle, "idle")
+    fresh.refresh_from_db()
+    assert fresh.active
+    assert _end_events(tenant_a, mark) == ["idle"]
+    assert events_since(tenant_a, mark, "support.session_ended")[0].actor_type == "system"

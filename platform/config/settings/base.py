@@ -468,6 +468,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backups.tasks.restore_drill",
         "schedule": 3600.0 * float(env("BACKUP_DRILL_INTERVAL_HOURS", "24")),
     },
+    # Support sessions nobody uses any more end at their limit, not at a next request.
+    "support-expire-sessions": {"task": "support.tasks.expire_sessions", "schedule": 60.0},
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------
