@@ -44,8 +44,10 @@ class SupportSessionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         session = getattr(request, "session", None)
-        session_id = session.get(SESSION_KEY) if session is not None else None
-        if not session_id or current_workspace().is_public:
+        if session is None or current_workspace().is_public:
+            return self.get_response(request)
+        session_id = session.get(SESSION_KEY)
+        if not session_id:
             return self.get_response(request)
         if request.path == reverse("support:handoff"):  # a new hand-off replaces this one
             return self.get_response(request)

@@ -555,7 +555,7 @@ SUPPORT_BLOCKED_PATHS = tuple(
         env(
             "SUPPORT_BLOCKED_PATHS",
             "/account/password/,/account/email/,/account/2fa/,/account/tokens/,"
-            "/settings/api/,/settings/oauth/,/settings/export/,/api/,/oauth/",
+            "/settings/api/,/settings/oauth/,/settings/export/,/audit/export,/api/,/oauth/",
         )
         or ""
     ).split(",")
