@@ -222,3 +222,13 @@ def test_the_sweep_ends_abandoned_sessions_with_their_cause(vendor, tenant_a, ow
     assert fresh.active
     assert _end_events(tenant_a, mark) == ["idle"]
     assert events_since(tenant_a, mark, "support.session_ended")[0].actor_type == "system"
+
+
+def test_the_workspace_audit_log_tells_the_story_in_sentences(read_only, owner_client_a, vendor):
+    row, client = read_only
+    client.get("/documents/")
+    client.post("/support/end/")
+    page = owner_client_a.get("/audit/").content.decode()
+    assert f"{vendor.email} opened a support session as" in page
+    assert f"{vendor.email}, as" in page and "GET /documents/ (200)" in page
+    assert "ended: ended by the vendor" in page
