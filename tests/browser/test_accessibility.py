@@ -27,6 +27,7 @@ WORKSPACE_PAGES = {
     "profile": "/account/",
     "security": "/account/2fa/",
     "sessions": "/account/sessions/",
+    "support-access": "/settings/support/",
     "not-found": "/no/such/page/",
 }
 RUN_AXE = """() => axe.run(document, {

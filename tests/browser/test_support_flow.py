@@ -11,6 +11,7 @@ from accounts.models import User
 from support.models import SupportPolicy, SupportSession
 from tests.accounts.live import committed_workspace, reset_staff
 from tests.browser.helpers import signed_in_page, watch
+from tests.browser.test_accessibility import AXE, check
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -85,6 +86,11 @@ def test_consent_start_banner_blocked_write_end(
     banner = vendor.inner_text("#support-banner")
     assert VENDOR in banner and owner_email in banner and "SUP-77" in banner
     assert "Read-only" in banner and "Ends at" in banner
+    if AXE.exists():  # the banner passes axe and fits a phone (test_accessibility's check)
+        problems: list[str] = []
+        check(vendor, "support-session", f"{base}/documents/", str(AXE), problems)
+        assert problems == []
+        vendor.set_viewport_size({"width": 1280, "height": 900})
 
     # A write is refused
     vendor.goto(f"{base}/settings/security/")

@@ -67,8 +67,13 @@ def test_read_write_mode_writes_as_the_user_with_the_vendor_as_impersonator(
 
 @pytest.mark.parametrize(
     "path",
-    ["/account/password/", "/account/email/", "/account/2fa/setup/", "/api/tokens/",
-     "/audit/export.csv"],  # fmt: skip
+    [
+        "/account/password/",
+        "/account/email/",
+        "/account/2fa/setup/",
+        "/api/tokens/",
+        "/audit/export.csv",
+    ],
 )
 def test_nothing_that_makes_credentials_is_reachable_even_read_write(read_write, path):
     _row, client = read_write
@@ -225,7 +230,7 @@ def test_the_sweep_ends_abandoned_sessions_with_their_cause(vendor, tenant_a, ow
 
 
 def test_the_workspace_audit_log_tells_the_story_in_sentences(read_only, owner_client_a, vendor):
-    row, client = read_only
+    _row, client = read_only
     client.get("/documents/")
     client.post("/support/end/")
     page = owner_client_a.get("/audit/").content.decode()
