@@ -237,3 +237,14 @@ def test_the_workspace_audit_log_tells_the_story_in_sentences(read_only, owner_c
     assert f"{vendor.email} opened a support session as" in page
     assert f"{vendor.email}, as" in page and "GET /documents/ (200)" in page
     assert "ended: ended by the vendor" in page
+
+
+def test_the_workspaces_2fa_policy_does_not_send_the_vendor_to_set_up_a_factor(
+    vendor, tenant_a, owner_a
+):
+    with schema_context(tenant_a.schema_name):
+        WorkspacePolicy.objects.update(require_2fa=True)
+    consent(tenant_a, "read_only")
+    client = handed_off_client(vendor, tenant_a, start(vendor, tenant_a, owner_a))
+    page = client.get("/documents/")
+    assert page.status_code == 200 and b'id="support-banner"' in page.content
