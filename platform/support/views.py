@@ -67,7 +67,6 @@ def console_index(request: HttpRequest) -> HttpResponse:
         {
             "active": selectors.active_sessions()[:100],
             "mine": selectors.sessions_of_vendor(request.user.pk),
-            "ends_at": selectors.ends_at,
         },
     )
 
@@ -170,9 +169,8 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "support/workspace_settings.html",
-        {"form": form, "sessions": selectors.sessions_of_tenant(tenant_id),
-         "ends_at": selectors.ends_at},
-    )  # fmt: skip
+        {"form": form, "sessions": selectors.sessions_of_tenant(tenant_id)},
+    )
 
 
 @role_required(_workspace_admin)
