@@ -126,7 +126,8 @@ def _limit_cause(row: SupportSession) -> str | None:
 # --- consent (workspace side) -----------------------------------------------------------
 
 
-@write_service
+# Withdrawing consent must work in a read-only workspace too (frozen, unpaid).
+@write_service(read_only_workspace_ok=True)
 def support_policy_update(
     *, actor: Principal, mode: str, until: date | None = None, notify_owners: bool = True
 ) -> SupportPolicy:
