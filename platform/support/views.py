@@ -42,17 +42,22 @@ from .models import EndCause
 
 
 def vendor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed-in vendor staff on the public site only; the services check the role."""
+    """Signed-in vendor staff, verified by a second factor, on the public site only; the
+    services check the role."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not current_workspace().is_public:
             raise PermissionDenied
+        login_url = getattr(settings, "CONSOLE_LOGIN_URL", "/console/login/")
         if not request.user.is_authenticated:
-            login_url = getattr(settings, "CONSOLE_LOGIN_URL", "/console/login/")
             return redirect_to_login(request.get_full_path(), login_url=login_url)
         if not is_vendor_staff(request.principal):
             raise PermissionDenied
+        # Vendor accounts must have passed their second factor (django-otp) in this
+        # session: the console's sign-in asks for it.
+        if not request.user.is_verified():
+            return redirect_to_login(request.get_full_path(), login_url=login_url)
         return view(request, *args, **kwargs)
 
     return wrapper

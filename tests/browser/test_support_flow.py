@@ -3,8 +3,6 @@
 the vendor ends it from the banner; the owner sees it ended. No JS errors."""
 
 import pytest
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -13,6 +11,7 @@ from tests.accounts.live import committed_workspace, reset_staff
 from tests.browser.helpers import signed_in_page, watch
 from tests.browser.test_accessibility import AXE, check
 from tests.conftest import PASSWORD
+from tests.support.conftest import console_session_key
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +25,7 @@ def _vendor_session_key() -> str:
         vendor = User.objects.filter(email=VENDOR).first() or User.objects.create_user(
             email=VENDOR, password=PASSWORD, is_staff=True, vendor_role="support"
         )
-        session = SessionStore()
-        session[SESSION_KEY] = str(vendor.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = vendor.get_session_auth_hash()
-        session.create()
-        return session.session_key
+        return console_session_key(vendor)
 
 
 def _reset(tenant) -> None:

@@ -93,3 +93,9 @@ def test_another_vendors_session_page_is_refused(console, vendor_admin, tenant_a
     row = start(vendor_admin, tenant_a, member_a)
     assert console.get(f"/console/support/{row.pk}/").status_code == 403
     assert console.post(f"/console/support/{row.pk}/open/").status_code == 403
+
+
+def test_a_vendor_without_a_verified_second_factor_is_sent_to_sign_in(vendor):
+    client = console_client(vendor, verified=False)
+    response = client.get("/console/support/")
+    assert response.status_code == 302 and "/console/login/" in response["Location"]
