@@ -71,7 +71,11 @@ def test_read_write_mode_writes_as_the_user_with_the_vendor_as_impersonator(
         "/account/password/",
         "/account/email/",
         "/account/2fa/setup/",
-        "/api/tokens/",
+        "/api/v1/me",  # the API, OAuth consent, apps and grants (the api package's)
+        "/o/authorize/",
+        "/settings/integrations/",
+        "/account/apps/",
+        "/settings/exports/",  # workspace exports (the offboarding package's)
         "/audit/export.csv",
     ],
 )

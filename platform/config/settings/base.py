@@ -554,8 +554,10 @@ SUPPORT_BLOCKED_PATHS = tuple(
     (
         env(
             "SUPPORT_BLOCKED_PATHS",
-            "/account/password/,/account/email/,/account/2fa/,/account/tokens/,"
-            "/settings/api/,/settings/oauth/,/settings/export/,/audit/export,/api/,/oauth/",
+            # accounts' own credentials; the API's apps, grants, OAuth consent and API;
+            # workspace and audit exports.
+            "/account/password/,/account/email/,/account/2fa/,/account/apps/,"
+            "/settings/integrations/,/o/,/api/,/settings/export,/audit/export",
         )
         or ""
     ).split(",")
