@@ -10,7 +10,8 @@ session (``SESSION_KEY``). For each of its requests this middleware:
    as impersonator, read-only or read-write);
 3. refuses unsafe methods in a read-only session, and any path that makes or changes a
    credential (``SUPPORT_BLOCKED_PATHS``) in every session (the services refuse too);
-4. records the request in the workspace's chain.
+4. records the request in the workspace's chain;
+5. turns "Sign out" into the end of the support session (cause ``vendor``).
 
 After ``accounts.middleware.PrincipalMiddleware`` (whose principal it replaces).
 """
@@ -28,6 +29,7 @@ from core.principal import SYSTEM
 from core.workspace import current as current_workspace
 
 from . import services
+from .models import EndCause
 
 # Where the workspace's Django session keeps the support session's id.
 SESSION_KEY = "_support_session"
@@ -64,6 +66,12 @@ class SupportSessionMiddleware:
         # The vendor passed the console's second factor; the workspace's 2FA policy
         # (accounts.middleware.TwoFactorPolicyMiddleware) must not send them to set one up.
         request.user.is_verified = _verified
+        if request.path == reverse("accounts:logout") and request.method == "POST":
+            # "Sign out" ends the support session: the user did not sign out (no
+            # auth.logout in their name), and a read-only session can still leave.
+            services.support_session_end(actor=principal, session_id=session_id)
+            session.flush()
+            return redirect(reverse("support:ended") + f"?cause={EndCause.VENDOR}")
         response = self._refusal(request, principal) or self.get_response(request)
         services.support_request_record(
             actor=principal,

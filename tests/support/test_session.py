@@ -252,3 +252,13 @@ def test_the_workspaces_2fa_policy_does_not_send_the_vendor_to_set_up_a_factor(
     client = handed_off_client(vendor, tenant_a, start(vendor, tenant_a, owner_a))
     page = client.get("/documents/")
     assert page.status_code == 200 and b'id="support-banner"' in page.content
+
+
+def test_sign_out_in_a_support_session_ends_it_and_is_no_sign_out_of_the_user(read_only, tenant_a):
+    row, client = read_only
+    mark = audit_mark()
+    response = client.post("/accounts/logout/")
+    assert "/support/ended/?cause=vendor" in response["Location"]
+    _ended(row, "vendor")
+    assert events_since(tenant_a, mark, "auth.logout") == []
+    assert "/accounts/login/" in client.get("/")["Location"]
