@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.selectors import is_workspace_admin
 from core.decorators import role_required
 from core.forms import apply_errors
-from core.principal import is_vendor_staff
+from core.principal import is_vendor_staff, require_vendor_role
 from core.workspace import current as current_workspace
 from tenants.selectors import public_url, tenant_for_slug
 
@@ -79,6 +79,9 @@ def console_index(request: HttpRequest) -> HttpResponse:
 @vendor_required
 @require_http_methods(["GET", "POST"])
 def console_start(request: HttpRequest) -> HttpResponse:
+    # The workspace's user list is for those who may start a session (the service checks
+    # again when one starts).
+    require_vendor_role(request.principal, "support")
     slug = (request.POST.get("workspace") or request.GET.get("workspace") or "").strip().lower()
     users = selectors.workspace_users(slug, query=request.GET.get("q", "")) if slug else []
     policy = None

@@ -75,15 +75,19 @@ def test_read_write_without_consent_is_refused_with_a_clear_message(console, ten
     assert not SupportSession.objects.exists()
 
 
-def test_a_viewer_is_refused_by_the_service_behind_the_page(viewer, tenant_a, member_a):
+def test_a_viewer_can_neither_list_a_workspaces_users_nor_start(viewer, tenant_a, member_a):
     consent(tenant_a, "read_only")
     client = console_client(viewer)
+    page = client.get("/console/support/start/", {"workspace": "alpha"})
+    assert page.status_code == 403 and member_a.email.encode() not in page.content
     response = client.post(
         "/console/support/start/",
         {"workspace": "alpha", "user": member_a.pk, "reason": "Why", "ticket": "T-9",
          "mode": "read_only"},
     )  # fmt: skip
     assert response.status_code == 403 and not SupportSession.objects.exists()
+    # The running sessions' list is the fleet's: a viewer reads it.
+    assert client.get("/console/support/").status_code == 200
 
 
 def test_another_vendors_session_page_is_refused(console, vendor_admin, tenant_a, member_a):
