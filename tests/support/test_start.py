@@ -104,3 +104,17 @@ def test_the_user_must_be_an_active_user_of_that_workspace(vendor, tenant_a, ten
     consent(tenant_b, "read_only")
     with pytest.raises(ValidationError, match="active user"):  # alpha's user id, in beta
         start(vendor, tenant_b, member_a)
+
+
+def test_the_owners_email_is_in_their_language(
+    vendor, tenant_a, member_a, owner_a, django_capture_on_commit_callbacks
+):
+    with schema_context(tenant_a.schema_name):
+        type(owner_a).objects.filter(pk=owner_a.pk).update(language="de")
+    consent(tenant_a, "read_only")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        start(vendor, tenant_a, member_a)
+    (message,) = [m for m in mail.outbox if owner_a.email in m.to]
+    assert message.subject == "Support-Sitzung in Alpha Partners gestartet"
+    assert "Nur lesen" in message.body and "Audit-Protokoll" in message.body
