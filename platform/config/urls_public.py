@@ -1,6 +1,7 @@
-"""URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace."""
+"""URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace, and the
+vendor console (``/console/``, public host only)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from signup import views
 
@@ -13,4 +14,5 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
     path("find-workspace/", views.find_workspace, name="find_workspace"),
+    path("console/", include("console.urls")),
 ]

@@ -88,6 +88,7 @@ SHARED_APPS = [
     "audit",
     "signup",
     "backups",
+    "console",
     *ACCOUNT_SECURITY_APPS,
     # After core: its Celery hooks read the request context (see config.apps).
     "config.apps.OpsConfig",
@@ -273,6 +274,10 @@ AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
 # The same client address as the audit log (the real client's behind a trusted proxy).
 AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Atrium")
+# The vendor console (platform/console): a session ends after this many seconds without
+# a request, and after this many in any case.
+CONSOLE_SESSION_IDLE_SECONDS = int(env("CONSOLE_SESSION_IDLE_SECONDS", str(30 * 60)))
+CONSOLE_SESSION_MAX_SECONDS = int(env("CONSOLE_SESSION_MAX_SECONDS", str(12 * 3600)))
 
 # --- i18n --------------------------------------------------------------------
 
@@ -461,6 +466,13 @@ CELERY_BEAT_SCHEDULE = {
     "backups-restore-drill": {
         "task": "backups.tasks.restore_drill",
         "schedule": 3600.0 * float(env("BACKUP_DRILL_INTERVAL_HOURS", "24")),
+    },
+    # The console's usage figures (platform/console/README.md): stale ones every minute,
+    # all of them nightly.
+    "console-refresh-stale-usage": {"task": "console.tasks.refresh_stale_usage", "schedule": 60.0},
+    "console-refresh-all-usage": {
+        "task": "console.tasks.refresh_all_usage",
+        "schedule": 3600.0 * 24,
     },
 }
 
