@@ -1,13 +1,18 @@
 """The console's own rows, in the public schema.
 
-``WorkspaceUsage``: one row per workspace with the figures the fleet shows (seats,
-storage, documents, last activity, owners and admins), so that searching 10,000
-workspaces never visits their schemas. Kept fresh by ``console.usage`` (marked stale
-after a change in the workspace commits, refreshed by a task every minute; a nightly
-full refresh is the safety net).
+``WorkspaceUsage``: one row per workspace, the fleet page's row. It holds the figures
+the fleet shows (seats, storage, documents, last activity, owners and admins), so that
+searching 10,000 workspaces never visits their schemas, and ``search``, the text the
+fleet search matches (name, slug, owner email, domains; lower case, trigram-indexed).
+Kept fresh by ``console.usage``: ``search`` in the same transaction as a change of the
+workspace's row or domains; the figures marked stale after a change in the workspace
+commits and refreshed by a task every minute, with a nightly full refresh as the
+safety net.
 """
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 
@@ -15,6 +20,7 @@ class WorkspaceUsage(models.Model):
     tenant = models.OneToOneField(
         "tenants.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="usage"
     )
+    search = models.TextField(default="", blank=True)
     active_staff = models.PositiveIntegerField(default=0)
     pending_invitations = models.PositiveIntegerField(default=0)
     # Seats as the plan counts them: active staff + pending invitations.
@@ -30,9 +36,15 @@ class WorkspaceUsage(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["seats_used"], name="console_usage_seats"),
-            models.Index(fields=["storage_bytes"], name="console_usage_storage"),
-            models.Index(fields=["last_activity_at"], name="console_usage_activity"),
+            GinIndex(fields=["search"], opclasses=["gin_trgm_ops"], name="console_usage_search"),
+            # The fleet's sorts, each with the primary key as the tie-breaker.
+            models.Index(fields=["seats_used", "tenant"], name="console_usage_seats"),
+            models.Index(fields=["storage_bytes", "tenant"], name="console_usage_storage"),
+            models.Index(
+                F("last_activity_at").desc(nulls_last=True),
+                F("tenant").desc(),
+                name="console_usage_activity",
+            ),
             models.Index(
                 fields=["stale_since"],
                 name="console_usage_stale",

@@ -49,5 +49,12 @@ def ended_because(request: HttpRequest) -> str | None:
     return None
 
 
+# "Last seen" is written at most this often (a session write per request otherwise):
+# an idle session may thus end up to this much before 30 minutes after its last request.
+SEEN_RESOLUTION = 60
+
+
 def touch(request: HttpRequest) -> None:
-    request.session[SEEN_KEY] = now()
+    moment = now()
+    if moment - request.session.get(SEEN_KEY, 0) >= SEEN_RESOLUTION:
+        request.session[SEEN_KEY] = moment

@@ -3,6 +3,10 @@
 The fleet page shows seats, storage, documents and last activity for thousands of
 workspaces; computing them per request would visit every schema. Instead:
 
+0. **Search text, at once.** Receivers on ``tenants.Tenant`` and ``tenants.Domain`` (re)write
+   the row's ``search`` (name, slug, owner email, domains, lower case) in the same
+   transaction as the change, and create the row with a new workspace: every workspace
+   has its row from its first commit, so the fleet is a query of this table alone.
 1. **Marked stale after commit.** Receivers on the models that move the figures
    (accounts' users and invitations, uploads' documents) mark the workspace's usage row
    stale once the workspace's transaction commits (``stale_since``, set once: the
@@ -40,10 +44,21 @@ ACTIVITY_MODEL = "accounts.UserSession"
 # last_activity_at is not rewritten for less than this.
 ACTIVITY_RESOLUTION = timedelta(minutes=1)
 
-_MARK_STALE_SQL = (
-    "INSERT INTO console_workspaceusage (tenant_id, active_staff, pending_invitations, "
+# The search text: name, slug, owner email and domains, lower case (one statement).
+_SYNC_SEARCH_SQL = (
+    "INSERT INTO console_workspaceusage (tenant_id, search, active_staff, pending_invitations, "
     "seats_used, storage_bytes, documents_count, admins, stale_since, refreshed_at) "
-    "SELECT id, 0, 0, 0, 0, 0, '[]'::jsonb, now(), now() FROM tenants_tenant "
+    "SELECT t.id, lower(concat_ws(' ', t.name, t.slug, t.owner_email, "
+    "(SELECT string_agg(d.domain, ' ' ORDER BY d.domain) FROM tenants_domain d "
+    "WHERE d.tenant_id = t.id))), 0, 0, 0, 0, 0, '[]'::jsonb, now(), now() "
+    "FROM tenants_tenant t WHERE t.id = %s "
+    "ON CONFLICT (tenant_id) DO UPDATE SET search = EXCLUDED.search "
+    "WHERE console_workspaceusage.search IS DISTINCT FROM EXCLUDED.search"
+)
+_MARK_STALE_SQL = (
+    "INSERT INTO console_workspaceusage (tenant_id, search, active_staff, pending_invitations, "
+    "seats_used, storage_bytes, documents_count, admins, stale_since, refreshed_at) "
+    "SELECT id, lower(name), 0, 0, 0, 0, 0, '[]'::jsonb, now(), now() FROM tenants_tenant "
     "WHERE schema_name = %s "
     "ON CONFLICT (tenant_id) DO UPDATE SET stale_since = now() "
     "WHERE console_workspaceusage.stale_since IS NULL"
@@ -58,7 +73,7 @@ _TOUCH_SQL = (
 def _run_after_commit(sql: str, params: list) -> None:
     def run() -> None:
         try:
-            with connection.cursor() as cursor:
+            with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql, params)
         except DatabaseError:
             # The workspace's change is committed; the nightly refresh catches up.
@@ -80,8 +95,34 @@ def _session_seen(sender, instance, **kwargs) -> None:
         _run_after_commit(_TOUCH_SQL, [seen, workspace.schema_name, seen - ACTIVITY_RESOLUTION])
 
 
+def sync_search(tenant_id: int) -> None:
+    """(Re)write the search text of ``tenant_id``'s row, creating the row (marked stale:
+    not measured yet) when missing. In the caller's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SYNC_SEARCH_SQL, [tenant_id])
+
+
+def _tenant_saved(sender, instance, raw=False, **kwargs) -> None:
+    if not raw and instance.pk:
+        sync_search(instance.pk)
+
+
+def _domain_changed(sender, instance, raw=False, **kwargs) -> None:
+    if not raw and instance.tenant_id:
+        sync_search(instance.tenant_id)
+
+
 def connect() -> None:
     """Connect the receivers (``ConsoleConfig.ready``)."""
+    post_save.connect(
+        _tenant_saved, sender="tenants.Tenant", weak=False, dispatch_uid="console.search.tenant"
+    )
+    post_save.connect(
+        _domain_changed, sender="tenants.Domain", weak=False, dispatch_uid="console.search.domain"
+    )
+    post_delete.connect(
+        _domain_changed, sender="tenants.Domain", weak=False, dispatch_uid="console.search.domain.d"
+    )
     for label in FIGURE_MODELS:
         uid = f"console.usage.{label}"
         post_save.connect(_figures_changed, sender=label, weak=False, dispatch_uid=uid)
@@ -117,7 +158,8 @@ def measure(schema_name: str) -> dict:
 
 def refresh(tenant) -> WorkspaceUsage:
     """Recompute ``tenant``'s row now (creating it when missing)."""
-    row, _created = WorkspaceUsage.objects.get_or_create(tenant_id=tenant.pk)
+    sync_search(tenant.pk)
+    row = WorkspaceUsage.objects.get(pk=tenant.pk)
     marked = row.stale_since
     figures = measure(tenant.schema_name)
     last_login = figures.pop("last_login")

@@ -17,7 +17,11 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import devices_for_user
 from django_otp import login as otp_login
@@ -193,7 +197,11 @@ def _locked(request: HttpRequest) -> HttpResponse:
         "console/message.html",
         {
             "title": _("Sign-in paused"),
-            "message": _("Too many failed sign-ins. Signing in is paused for %(minutes)s minutes.")
+            "message": ngettext(
+                "Too many failed sign-ins. Signing in is paused for %(minutes)s minute.",
+                "Too many failed sign-ins. Signing in is paused for %(minutes)s minutes.",
+                minutes,
+            )
             % {"minutes": minutes},
         },
         status=429,
@@ -323,8 +331,34 @@ def fleet(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/fleet.html",
-        _context(request, form=form, page=page, params=params.urlencode()),
+        _context(
+            request,
+            form=form,
+            page=page,
+            rows=[_fleet_row(row) for row in page],
+            params=params.urlencode(),
+        ),
     )
+
+
+def _fleet_row(row) -> dict:
+    """A fleet row's cells as text: formatted here once rather than through ~200
+    template lookups per row (the page's main cost at 50 rows)."""
+    tenant, plan = row.tenant, row.tenant.plan
+    activity = row.last_activity_at
+    return {
+        "pk": tenant.pk,
+        "name": tenant.name,
+        "slug": tenant.slug,
+        "state": tenant.get_state_display(),
+        "read_only": bool(tenant.read_only_reasons),
+        "plan": plan.name if plan else "—",
+        "seats": f"{row.seats_used} / {plan.max_staff if plan else '—'}",
+        "storage": f"{filesizeformat(row.storage_bytes)} / "
+        f"{filesizeformat(plan.storage_quota_bytes if plan else 0)}",
+        "created": date_format(localtime(tenant.created_at), "SHORT_DATE_FORMAT"),
+        "activity": date_format(localtime(activity), "SHORT_DATETIME_FORMAT") if activity else "—",
+    }
 
 
 LIFECYCLE = {
@@ -485,5 +519,13 @@ def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     ended = accounts.sessions_revoke_others(
         actor=request.principal, current_key=request.session.session_key
     )
-    messages.success(request, _("Signed out of %(count)s other sessions.") % {"count": ended})
+    messages.success(
+        request,
+        ngettext(
+            "Signed out of %(count)s other session.",
+            "Signed out of %(count)s other sessions.",
+            ended,
+        )
+        % {"count": ended},
+    )
     return redirect("console:sessions")
