@@ -160,7 +160,12 @@ def test_the_last_active_admin_stays(db):
 
 @pytest.mark.django_db
 def test_invite_accept_and_first_sign_in(vendor_factory, django_capture_on_commit_callbacks):
-    _admin, client = vendor_factory("admin")
+    admin, client = vendor_factory("admin")
+    colleague = make_vendor("viewer")
+    page = client.get("/console/staff/")
+    assert page.status_code == 200
+    assert f"/console/staff/{colleague.pk}/deactivate/".encode() in page.content
+    assert f"/console/staff/{admin.pk}/".encode() not in page.content  # not oneself
     with django_capture_on_commit_callbacks(execute=True), capture_audit() as events:
         response = client.post(
             "/console/staff/", {"email": "New@Vendor.test", "role": "support", "full_name": ""}
