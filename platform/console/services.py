@@ -24,7 +24,13 @@ import accounts.services as accounts
 import audit.services as audit
 import tenants.services as tenants
 from core import outbox
-from core.principal import VENDOR_ROLES, Principal, require_vendor_role, write_service
+from core.principal import (
+    VENDOR_ROLES,
+    Principal,
+    require_vendor_role,
+    vendor_role,
+    write_service,
+)
 from core.workspace import current as current_workspace
 from tenants.selectors import Tenant, public_url
 
@@ -82,7 +88,7 @@ def _role(role: str) -> str:
 
 
 def _actor_role(actor: Principal) -> str:
-    return getattr(actor, "vendor_role", "") or "system"
+    return vendor_role(actor) or actor.audit_actor.type
 
 
 def _on_public() -> None:

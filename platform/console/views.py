@@ -31,7 +31,7 @@ import accounts.services as accounts
 from core import ratelimit
 from core.forms import apply_errors, error_messages
 from core.middleware import client_ip
-from core.principal import VENDOR_ROLES, is_vendor_staff, require_vendor_role
+from core.principal import VENDOR_ROLES, is_vendor_staff, require_vendor_role, vendor_role
 from core.workspace import current as current_workspace
 
 from . import selectors, services, session
@@ -103,7 +103,7 @@ def _context(request: HttpRequest, **extra) -> dict:
     actor = request.principal
     return {
         "can": {r: _has_role(actor, r) for r in VENDOR_ROLES},
-        "console_role": getattr(request.user, "vendor_role", ""),
+        "console_role": vendor_role(actor),
         **extra,
     }
 
