@@ -12,6 +12,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -158,19 +159,32 @@ def invitation_check(*, token: str):
 @write_service
 def vendor_staff_invite(*, actor: Principal, email: str, role: str, full_name: str = ""):
     """Invite a colleague to the console: an account without a password and an emailed
-    link (single use, 7 days) where they choose one. Admin role."""
+    link (single use, 7 days) where they choose one. Admin role. Inviting someone whose
+    invitation is still open sends a new link (with the role given now)."""
     require_vendor_role(actor, ROLE_FOR["staff"])
     _on_public()
     role = _role(role)
+    email = (email or "").strip().lower()
     with transaction.atomic():
-        # A throwaway strong password satisfies the validators; it is replaced at once.
-        user = accounts.vendor_staff_create(
-            actor=actor, email=email, password=secrets.token_urlsafe(32), full_name=full_name
-        )
+        user = get_user_model().objects.select_for_update().filter(email=email).first()
+        resent = user is not None
+        if resent and (not user.is_staff or user.has_usable_password() or not user.is_active):
+            raise ValidationError({"email": [_("This person already has a console account.")]})
+        if not resent:
+            # A throwaway strong password satisfies the validators; it is replaced at once.
+            user = accounts.vendor_staff_create(
+                actor=actor, email=email, password=secrets.token_urlsafe(32), full_name=full_name
+            )
+        # A fresh unusable password: any earlier link of this person stops working.
         user.set_unusable_password()
         user.vendor_role = role
         user.save(update_fields=["password", "vendor_role"])
-        audit.record("console.staff_invited", actor=actor, target=user, changes={"role": role})
+        audit.record(
+            "console.staff_invited",
+            actor=actor,
+            target=user,
+            changes={"role": role, "resent": resent},
+        )
         link = public_url(f"/console/invite/{_invitation_token(user)}/")
         outbox.send_after_commit(
             to=user.email,
@@ -187,8 +201,6 @@ def vendor_staff_invitation_accept(*, actor: Principal, token: str, password: st
     user = invitation_check(token=token)
     if user is None:
         raise ValidationError(_("This invitation link is not valid any more."))
-    from django.contrib.auth.password_validation import validate_password
-
     validate_password(password, user=user)
     with transaction.atomic():
         locked = get_user_model().objects.select_for_update().get(pk=user.pk)

@@ -184,10 +184,31 @@ def test_invite_accept_and_first_sign_in(vendor_factory, django_capture_on_commi
     )
     assert response["Location"] == "/console/login/"
     assert stranger.get(path).status_code == 400  # single use
+    # The person has an account now: inviting them again is refused.
+    with pytest.raises(ValidationError):
+        console.vendor_staff_invite(actor=admin, email="new@vendor.test", role="admin")
     response = stranger.post(
         "/console/login/", {"username": invited.email, "password": "Fresh-pass-word-77"}
     )
     assert response["Location"] == "/console/login/enrol/"
+
+
+@pytest.mark.django_db
+def test_inviting_again_sends_a_new_link_and_kills_the_old_one(django_capture_on_commit_callbacks):
+    admin = make_vendor("admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        console.vendor_staff_invite(actor=admin, email="late@vendor.test", role="viewer")
+        console.vendor_staff_invite(actor=admin, email="late@vendor.test", role="support")
+    first, second = (m.body for m in mail.outbox)
+
+    def path(body: str) -> str:
+        line = next(x for x in body.splitlines() if "/console/invite/" in x)
+        return line[line.index("/console/") :]
+
+    client = console_client()
+    assert client.get(path(first)).status_code == 400
+    assert client.get(path(second)).status_code == 200
+    assert User.objects.get(email="late@vendor.test").vendor_role == "support"
 
 
 @pytest.mark.django_db
