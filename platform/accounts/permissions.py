@@ -45,8 +45,11 @@ def account_holder(actor: Principal) -> User:
     """The person whose own account (sessions, second factor) ``actor`` manages: the
     workspace user acting as themself, or a vendor staff member signed in to the console
     on the public site (who has no role in a workspace, so no ``acting_user``)."""
-    if is_vendor_staff(actor) and actor.is_authenticated and actor.is_active:
-        return actor  # type: ignore[return-value] - vendor staff are User rows
+    if is_vendor_staff(actor):
+        user = getattr(actor, "vendor_user", None) or actor
+        if isinstance(user, User) and user.is_active:
+            return user
+        raise PermissionDenied
     return acting_user(actor)
 
 
