@@ -29,6 +29,7 @@ from django_otp import login as otp_login
 import accounts.selectors as accounts_selectors
 import accounts.services as accounts
 from core import ratelimit
+from core.access import explain
 from core.forms import apply_errors, error_messages
 from core.middleware import client_ip
 from core.principal import VENDOR_ROLES, is_vendor_staff, require_vendor_role, vendor_role
@@ -400,7 +401,7 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             tenant=tenant,
             usage=selectors.usage_of(tenant),
-            reasons=reasons,
+            reasons=[(reason, explain(reason)) for reason in reasons],
             events=selectors.recent_events(actor=request.principal, tenant=tenant),
             history=selectors.action_history(actor=request.principal, tenant=tenant),
             actions=actions if _has_role(request.principal, "support") else [],

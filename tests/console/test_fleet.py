@@ -86,7 +86,8 @@ def test_the_workspace_page_is_audited_in_the_workspace_chain(vendor_factory, te
         str(viewer.pk),
     )
     assert b"owner@alpha.test" in response.content
-    assert response.context["events"]  # the tenant's chain, newest first
+    # The tenant's chain, newest first: the look itself is the newest event.
+    assert response.context["events"][0].action == "console.workspace_viewed"
     # A viewer sees no action buttons.
     assert b"/suspend/" not in response.content
     assert client.get("/console/w/999999/").status_code == 404

@@ -124,9 +124,14 @@ def test_workspace_actions_from_the_page(vendor_factory, tenant_a):
     client.post(f"/console/w/{tenant_a.pk}/suspend/", {"reason": "abuse report 7"})
     assert Tenant.objects.get(pk=tenant_a.pk).state == "suspended"
     page = client.get(f"/console/w/{tenant_a.pk}/")
+    client.post(f"/console/w/{tenant_a.pk}/freeze/", {"reason": "legal hold"})
+    page = client.get(f"/console/w/{tenant_a.pk}/")
+    assert b"vendor_freeze" in page.content and b"/unfreeze/" in page.content
     history = page.context["history"]
-    assert [e.action for e in history] == ["tenant.suspended"]
-    assert b"abuse report 7" in page.content and b"/reactivate/" in page.content
+    # Newest first (older events of the chain, committed by other tests, may follow).
+    assert [e.action for e in history][:2] == ["tenant.access_restricted", "tenant.suspended"]
+    assert b"abuse report 7" in page.content and b"legal hold" in page.content
+    assert b"/reactivate/" in page.content
 
 
 @pytest.mark.django_db
