@@ -17,7 +17,8 @@ from tests.audit.conftest import FakeTenant  # also declares the tests' own acti
 from tests.audit.helpers import capture_audit
 
 FACES = ["accounts.services", "audit.services", "backups.services", "signup.services",
-         "tenants.services", "uploads.services", "support.services"]  # fmt: skip
+         "tenants.services", "uploads.services", "support.services",
+         "console.services"]  # fmt: skip
 
 # Public functions of the faces that change nothing a principal owns, with the reason.
 NOT_WRITES = {
@@ -51,6 +52,9 @@ NOT_WRITES = {
     "support.services.support_handoff_redeem": "a visitor's token check (the token is the proof)",
     "support.services.support_request_record": "records a request: read-only sessions' too",
     "support.services.support_session_end": "a read-only support session must end itself",
+    "console.services.invitation_check": "reads the account an invitation names",
+    "console.services.fleet_search_record": "records a read: a viewer's search",
+    "console.services.workspace_view_record": "records a read: a viewer's look",
 }
 
 

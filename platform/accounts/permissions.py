@@ -13,7 +13,7 @@ session or an app acts with its user's role.
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from core.principal import WORKSPACE_ADMIN_ROLES, Principal
+from core.principal import WORKSPACE_ADMIN_ROLES, Principal, is_vendor_staff
 from core.principal import is_workspace_admin as _is_admin
 
 from .models import User
@@ -41,10 +41,22 @@ def acting_user(actor: Principal) -> User:
     return user
 
 
+def account_holder(actor: Principal) -> User:
+    """The person whose own account (sessions, second factor) ``actor`` manages: the
+    workspace user acting as themself, or a vendor staff member signed in to the console
+    on the public site (who has no role in a workspace, so no ``acting_user``)."""
+    if is_vendor_staff(actor):
+        user = getattr(actor, "vendor_user", None) or actor
+        if isinstance(user, User) and user.is_active:
+            return user
+        raise PermissionDenied
+    return acting_user(actor)
+
+
 def credential_owner(actor: Principal) -> User:
     """The user whose own credentials (password, email, second factor) ``actor`` may change:
     only the person, never someone acting for them (support session, app)."""
-    user = acting_user(actor)
+    user = account_holder(actor)
     if actor.audit_impersonator is not None:
         raise PermissionDenied(_("Only the account's owner can change its credentials."))
     return user

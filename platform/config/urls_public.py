@@ -1,4 +1,5 @@
-"""URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace."""
+"""URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace, and the
+vendor console (``/console/``, public host only)."""
 
 from django.urls import include, path
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("find-workspace/", views.find_workspace, name="find_workspace"),
     path("console/support/", include("support.urls_console")),
+    path("console/", include("console.urls")),
 ]

@@ -19,7 +19,7 @@ import audit.services as audit
 from core.principal import Principal, write_service
 
 from ..models import User, UserSession
-from ..permissions import acting_user
+from ..permissions import account_holder
 
 # How stale "last seen" may get before a request refreshes it (one write a minute at most).
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -41,7 +41,7 @@ def session_track(
     """Record (or refresh) the row of the actor's session ``session_key``. ``previous_key``:
     the key this session had before it was cycled (sign-in, password change). Returns
     when it was written (a Unix time) for the caller to remember in the session."""
-    user = acting_user(actor)
+    user = account_holder(actor)
     now = timezone.now()
     if previous_key and previous_key != session_key:
         UserSession.objects.filter(session_key=previous_key, user=user).update(
@@ -83,7 +83,7 @@ def end_all_sessions(user: User, *, except_key: str | None = None) -> int:
 @write_service(read_only_workspace_ok=True)
 def session_revoke(*, actor: Principal, session_id: int, current_key: str | None) -> UserSession:
     """Sign the actor out of one of their other sessions."""
-    user = acting_user(actor)
+    user = account_holder(actor)
     with transaction.atomic():
         row = UserSession.objects.select_for_update().get(pk=session_id, user=user)
         if row.session_key == current_key:
@@ -102,7 +102,7 @@ def session_revoke(*, actor: Principal, session_id: int, current_key: str | None
 @write_service(read_only_workspace_ok=True)
 def sessions_revoke_others(*, actor: Principal, current_key: str | None) -> int:
     """Sign the actor out everywhere but the current session."""
-    user = acting_user(actor)
+    user = account_holder(actor)
     with transaction.atomic():
         ended = end_all_sessions(user, except_key=current_key)
         if ended:

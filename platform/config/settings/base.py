@@ -90,6 +90,7 @@ SHARED_APPS = [
     "backups",
     # Support sessions: public-schema rows only (consent, sessions), read from every host.
     "support",
+    "console",
     *ACCOUNT_SECURITY_APPS,
     # After core: its Celery hooks read the request context (see config.apps).
     "config.apps.OpsConfig",
@@ -279,6 +280,10 @@ AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
 # The same client address as the audit log (the real client's behind a trusted proxy).
 AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Atrium")
+# The vendor console (platform/console): a session ends after this many seconds without
+# a request, and after this many in any case.
+CONSOLE_SESSION_IDLE_SECONDS = int(env("CONSOLE_SESSION_IDLE_SECONDS", str(30 * 60)))
+CONSOLE_SESSION_MAX_SECONDS = int(env("CONSOLE_SESSION_MAX_SECONDS", str(12 * 3600)))
 
 # --- i18n --------------------------------------------------------------------
 
@@ -470,6 +475,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Support sessions nobody uses any more end at their limit, not at a next request.
     "support-expire-sessions": {"task": "support.tasks.expire_sessions", "schedule": 60.0},
+    # The console's usage figures (platform/console/README.md): stale ones every minute,
+    # all of them nightly.
+    "console-refresh-stale-usage": {"task": "console.tasks.refresh_stale_usage", "schedule": 60.0},
+    "console-refresh-all-usage": {
+        "task": "console.tasks.refresh_all_usage",
+        "schedule": 3600.0 * 24,
+    },
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------

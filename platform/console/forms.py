@@ -1,0 +1,79 @@
+"""Console forms."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from core.principal import VENDOR_ROLES
+from tenants.selectors import Tenant
+
+from .audit_actions import ROLE_NAMES
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [(role, ROLE_NAMES.get(role, role)) for role in VENDOR_ROLES]
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (kept in the audit log)"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"))
+    full_name = forms.CharField(label=_("Name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Console role"), choices=role_choices)
+
+
+class RoleForm(ReasonForm):
+    role = forms.ChoiceField(label=_("Console role"), choices=role_choices)
+
+
+class PasswordForm(forms.Form):
+    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") != data.get("password2"):
+            raise forms.ValidationError(_("The two passwords differ."))
+        return data
+
+
+class FleetForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    state = forms.ChoiceField(
+        label=_("State"), required=False, choices=[("", _("Any state")), *Tenant.State.choices]
+    )
+    plan = forms.ChoiceField(label=_("Plan"), required=False)
+    read_only = forms.ChoiceField(
+        label=_("Read-only"),
+        required=False,
+        choices=[("", _("Either")), ("yes", _("Read-only")), ("no", _("Writable"))],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[
+            ("-created", _("Newest first")),
+            ("created", _("Oldest first")),
+            ("name", _("Name")),
+            ("-activity", _("Last activity")),
+            ("-seats", _("Most seats")),
+            ("-storage", _("Most storage")),
+        ],
+    )
+
+    def __init__(self, *args, plans: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = [("", _("Any plan")), *plans]

@@ -1,0 +1,162 @@
+"""Reads of the console: the fleet (search, filters, sort, pages), one workspace's page,
+vendor staff. Every figure comes from the public schema (``WorkspaceUsage``): no
+request visits a workspace's schema.
+
+Billing's figures (billing status, trial end, Stripe customer id) join in through
+``billing.selectors`` once billing has them: see the ``TODO(billing)`` marks.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
+from django.db.models import F, QuerySet
+
+import audit.selectors as audit
+from core.principal import require_vendor_role
+from tenants.selectors import Tenant
+
+from .models import WorkspaceUsage
+
+PAGE_SIZE = 50
+# Sort keys offered by the fleet page: key -> ORDER BY (each served by an index of
+# WorkspaceUsage; tenant ids grow with creation, so they order by age).
+SORTS = {
+    "-created": ("-tenant_id",),
+    "created": ("tenant_id",),
+    "name": ("tenant__name", "tenant_id"),
+    "-activity": (F("last_activity_at").desc(nulls_last=True), "-tenant_id"),
+    "-seats": ("-seats_used", "-tenant_id"),
+    "-storage": ("-storage_bytes", "-tenant_id"),
+}
+DEFAULT_SORT = "-created"
+TRIAL_SOON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class FleetQuery:
+    """What a vendor asks of the fleet; every part optional."""
+
+    q: str = ""
+    state: str = ""
+    plan: str = ""  # plan code
+    billing_status: str = ""  # TODO(billing): billing.selectors' statuses
+    trial_ending: bool = False  # TODO(billing): trial ends within TRIAL_SOON_DAYS
+    read_only: str = ""  # "", "yes", "no"
+    sort: str = DEFAULT_SORT
+
+    def criteria(self) -> dict[str, str]:
+        """The non-empty parts, as text (the audit event's changes)."""
+        parts = {
+            "state": self.state,
+            "plan": self.plan,
+            "billing_status": self.billing_status,
+            "trial_ending": "yes" if self.trial_ending else "",
+            "read_only": self.read_only,
+            "sort": self.sort if self.sort != DEFAULT_SORT else "",
+        }
+        return {k: v for k, v in parts.items() if v}
+
+    @property
+    def is_search(self) -> bool:
+        return bool(self.q.strip() or self.criteria())
+
+
+def _filtered(query: FleetQuery) -> QuerySet:
+    """The fleet's rows (one ``WorkspaceUsage`` per workspace) that match ``query``."""
+    rows = WorkspaceUsage.objects.all()
+    term = query.q.strip().lower()
+    if term:
+        # Name, slug, owner email or a domain containing the term: LIKE on the
+        # lower-case search text, served by its trigram index.
+        rows = rows.filter(search__contains=term)
+        # TODO(billing): a Stripe customer id matches exactly, through billing:
+        #   rows = rows | WorkspaceUsage.objects.filter(
+        #       tenant_id__in=billing.selectors.tenant_ids_for_customer(query.q.strip()))
+    if query.state in Tenant.State.values:
+        rows = rows.filter(tenant__state=query.state)
+    if query.plan:
+        rows = rows.filter(tenant__plan__code=query.plan)
+    if query.read_only == "yes":
+        rows = rows.exclude(tenant__read_only_reasons=[])
+    elif query.read_only == "no":
+        rows = rows.filter(tenant__read_only_reasons=[])
+    # TODO(billing): billing_status and trial_ending filter on billing's account rows:
+    #   rows = rows.filter(tenant_id__in=billing.selectors.tenant_ids(status=...,
+    #       trial_ends_before=timezone.now() + timedelta(days=TRIAL_SOON_DAYS)))
+    return rows
+
+
+def fleet_search(*, actor, query: FleetQuery, page: int | str = 1) -> Page:
+    """One page of the fleet: ``WorkspaceUsage`` rows with their tenant and plan (two
+    queries: the count and the page)."""
+    require_vendor_role(actor, "viewer")
+    order = SORTS.get(query.sort, SORTS[DEFAULT_SORT])
+    rows = (
+        _filtered(query)
+        .select_related("tenant", "tenant__plan")
+        .defer("admins", "search")
+        .order_by(*order)
+    )
+    return Paginator(rows, PAGE_SIZE).get_page(page)
+
+
+def workspace(*, actor, tenant_id: int):
+    """The tenant with its plan, usage row (``.usage`` may be missing: not measured yet)
+    and domains."""
+    require_vendor_role(actor, "viewer")
+    return (
+        Tenant.objects.select_related("plan", "usage")
+        .prefetch_related("domains")
+        .filter(pk=tenant_id)
+        .first()
+    )
+
+
+def usage_of(tenant) -> WorkspaceUsage | None:
+    try:
+        return tenant.usage
+    except WorkspaceUsage.DoesNotExist:
+        return None
+
+
+def recent_events(*, actor, tenant, limit: int = 20) -> list:
+    """The newest events of the tenant's own chain (vendor staff only)."""
+    return list(audit.chain_events(chain=tenant.schema_name, user=actor)[:limit])
+
+
+# The workspace's lifecycle as its own chain records it (the tenants services' events;
+# the console's own events, with the vendor's role, are in the platform's chain). Read
+# from the workspace's chain: bounded by the workspace, not by the whole platform's log.
+# TODO(billing, offboarding, support): add their actions (trial extended, comp, export,
+# deletion scheduled/restored) at merge.
+HISTORY_ACTIONS = (
+    "tenant.suspended",
+    "tenant.activated",
+    "tenant.access_restricted",
+    "tenant.access_restored",
+    "tenant.deletion_scheduled",
+)
+
+
+def action_history(*, actor, tenant, limit: int = 50) -> list:
+    """Lifecycle actions on ``tenant``, newest first (vendor staff only)."""
+    return list(
+        audit.chain_events(
+            chain=tenant.schema_name,
+            user=actor,
+            filters=audit.EventFilter(actions=HISTORY_ACTIONS),
+        )[:limit]
+    )
+
+
+def plans() -> list[tuple[str, str]]:
+    """(code, name) of the plans, for the filter."""
+    plan_model = Tenant._meta.get_field("plan").related_model
+    return list(plan_model.objects.order_by("max_staff").values_list("code", "name"))
+
+
+def vendor_staff(*, actor) -> QuerySet:
+    """Every vendor staff account (the admins' staff page)."""
+    require_vendor_role(actor, "viewer")
+    return get_user_model().objects.filter(is_staff=True).order_by("email")
