@@ -28,6 +28,7 @@ from django_otp import login as otp_login
 
 import accounts.selectors as accounts_selectors
 import accounts.services as accounts
+import support.selectors as support_selectors
 from core import ratelimit
 from core.access import explain
 from core.forms import apply_errors, error_messages
@@ -393,7 +394,7 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
     # billing.services.plan_comp(actor=, tenant_id=, plan=, until=, reason=) through a view
     # like workspace_action; add them to LIFECYCLE and to the actions list here. Until then
     # no button is shown (no dead buttons).
-    # TODO(support, offboarding): their packages add their own sections and actions.
+    # TODO(offboarding): its package adds its own section and actions.
     return render(
         request,
         "console/workspace.html",
@@ -404,6 +405,9 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
             reasons=[(reason, explain(reason)) for reason in reasons],
             events=selectors.recent_events(actor=request.principal, tenant=tenant),
             history=selectors.action_history(actor=request.principal, tenant=tenant),
+            support_sessions=support_selectors.sessions_of_tenant(tenant.pk, limit=10),
+            support_policy=support_selectors.policy_for(tenant.pk),
+            can_support=_has_role(request.principal, "support"),
             actions=actions if _has_role(request.principal, "support") else [],
             reason_form=ReasonForm(),
         ),

@@ -1,6 +1,7 @@
 """Fixtures of the support-session tests: vendor staff, consent, a controlled clock, and a
 browser (test client) handed off into a support session."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -121,6 +122,8 @@ def console_session_key(user, *, verified: bool = True) -> str:
                 user=user, name="console", defaults={"confirmed": True}
             )
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        # As the console's sign-in starts it (console.session): its gate checks the limits.
+        session["_console_started"] = session["_console_seen"] = time.time()
         session.create()
         return session.session_key
 

@@ -1,6 +1,8 @@
 """The console's support pages: vendor staff only (the view), the role (the service);
 a workspace user never reaches them."""
 
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
@@ -30,7 +32,10 @@ def test_a_public_account_that_is_not_vendor_staff_is_refused(db):
     with schema_context("public"):
         user = get_user_model().objects.create_user(email="x@public.test", password=PASSWORD)
     client = console_client(user)
-    assert client.get("/console/support/").status_code == 403
+    # The console's gate (console.middleware) sends it to the console's sign-in, as it
+    # does for the console's own pages.
+    response = client.get("/console/support/")
+    assert response.status_code == 302 and "/console/login/" in response["Location"]
 
 
 def test_the_vendor_starts_opens_and_ends_a_session(console, tenant_a, member_a, vendor):
@@ -102,4 +107,12 @@ def test_another_vendors_session_page_is_refused(console, vendor_admin, tenant_a
 def test_a_vendor_without_a_verified_second_factor_is_sent_to_sign_in(vendor):
     client = console_client(vendor, verified=False)
     response = client.get("/console/support/")
+    assert response.status_code == 302 and "/console/login/" in response["Location"]
+
+
+def test_the_console_session_limits_apply_to_the_support_pages(console, monkeypatch):
+    assert console.get("/console/support/").status_code == 200
+    later = time.time() + 31 * 60  # past the console's 30 minutes idle
+    monkeypatch.setattr("console.session.now", lambda: later)
+    response = console.get("/console/support/")
     assert response.status_code == 302 and "/console/login/" in response["Location"]

@@ -129,6 +129,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SessionTrackingMiddleware",
     "accounts.middleware.TwoFactorPolicyMiddleware",
+    # The console's sign-in, second factor and session limits for the console pages of
+    # support sessions and offboarding (they sit below the console's layer).
+    "console.middleware.SubConsoleGateMiddleware",
     # Dresses the bare 405 of require_http_methods as the branded error page.
     "core.error_pages.ErrorPageMiddleware",
     # Last: turns axes' lockout flag into our lockout page.
