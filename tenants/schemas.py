@@ -12,7 +12,6 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.loader import MigrationLoader
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -72,6 +71,9 @@ def tenant_app_labels() -> set[str]:
 @lru_cache(maxsize=1)
 def expected_migrations() -> frozenset[tuple[str, str]]:
     """Every migration the code has for the apps that live in tenant schemas."""
+    # Imported here: the web and the scan workers never load the migration machinery.
+    from django.db.migrations.loader import MigrationLoader
+
     loader = MigrationLoader(None, ignore_no_migrations=True)
     labels = tenant_app_labels()
     return frozenset(node for node in loader.graph.nodes if node[0] in labels)

@@ -107,6 +107,10 @@ class Site:
                     sys.executable, "-m", "gunicorn", "config.wsgi:application",
                     "--workers", str(WEB_WORKERS), "--bind", f"127.0.0.1:{self.web_port}",
                     "--log-level", "warning",
+                    # Django loaded once, then forked: the workers' boots were most of
+                    # this test's CPU. No connection is opened before the fork (Django
+                    # connects on first use), so each worker is still its own client.
+                    "--preload",
                 ],
                 cwd=ROOT, env=env, stdout=out, stderr=out,
             )  # fmt: skip
