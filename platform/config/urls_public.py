@@ -1,6 +1,6 @@
 """URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace."""
 
-from django.urls import path
+from django.urls import include, path
 
 from signup import views
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
     path("find-workspace/", views.find_workspace, name="find_workspace"),
+    path("console/offboarding/", include("offboarding.urls_console")),
 ]
