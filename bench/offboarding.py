@@ -129,11 +129,12 @@ def main() -> int:
         tenant, documents, document_bytes = make_workspace()
         print(f"made in {time.monotonic() - started:.1f} s: {documents} documents")
         _common.flush_redis()  # nothing but the export for the worker
+        log = ROOT / "var" / "bench-offboarding-worker.log"
 
         worker = subprocess.Popen(
             [sys.executable, "-m", "config.worker", "--pool", "solo", "--loglevel", "WARNING",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         procs.append(worker)
         time.sleep(5)
@@ -157,6 +158,7 @@ def main() -> int:
         export_s = time.monotonic() - t0
         peak = vm_hwm_mb(worker.pid)
         if export.status != Export.Status.DONE:
+            print(log.read_text()[-4000:])
             raise SystemExit(f"export failed: {export.error}")
         print(
             f"export   {export_s:7.1f} s  {export.size / 2**20:.0f} MiB archive, "

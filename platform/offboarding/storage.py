@@ -94,8 +94,12 @@ class ArchiveWriter(io.RawIOBase):
             return n
         self._buffer += view
         while len(self._buffer) >= PART_BYTES:
-            self._send(bytes(self._buffer[:PART_BYTES]))
+            # One copy of the part (bytes), then the buffer keeps only the remainder.
+            with memoryview(self._buffer) as whole:
+                part = bytes(whole[:PART_BYTES])
             del self._buffer[:PART_BYTES]
+            self._send(part)
+            del part
         return n
 
     def flush(self) -> None:
