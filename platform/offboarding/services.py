@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
@@ -46,6 +46,7 @@ __all__ = [
     "export_build",
     "export_download",
     "export_request",
+    "exports_requeue_stale",
     "slug_release",
 ]
 
@@ -167,8 +168,30 @@ def export_request(*, actor: Principal, tenant_id: int, reason: str) -> Export:
 def _queue_build(export_id: str) -> None:
     try:
         task("offboarding.tasks.build_export").delay(export_id)
-    except Exception:  # the broker is down: the watchdog task queues it again
+    except Exception:  # the broker is down: exports_requeue_stale queues it again
         logger.exception("could not queue export %s", export_id)
+
+
+# An export waiting this long lost its message; one running this long lost its worker.
+PENDING_STALE = timedelta(minutes=5)
+RUNNING_STALE = timedelta(hours=2)
+
+
+@write_service
+def exports_requeue_stale(*, actor: Principal, now: datetime | None = None) -> int:
+    """Queue again the exports whose message was lost (broker down when they were
+    asked for) or whose worker died mid-way (the system's periodic task). Returns how
+    many were queued."""
+    require_vendor_role(actor, DELETION_ROLE)
+    now = now or timezone.now()
+    stale = Export.objects.filter(
+        models.Q(status=Export.Status.PENDING, created_at__lt=now - PENDING_STALE)
+        | models.Q(status=Export.Status.RUNNING, started_at__lt=now - RUNNING_STALE)
+    )
+    ids = [str(pk) for pk in stale.values_list("pk", flat=True)]
+    for export_id in ids:
+        _queue_build(export_id)
+    return len(ids)
 
 
 def _workspace_settings(tenant: Tenant) -> dict:
@@ -204,8 +227,12 @@ def export_build(*, actor: Principal, export_id: str) -> Export:
         raise PermissionDenied(_("Exports are written by the system."))
     with transaction.atomic():
         export = Export.objects.select_for_update().get(pk=export_id)
-        if export.status in {Export.Status.DONE, Export.Status.PURGED}:
+        if export.status in {Export.Status.DONE, Export.Status.PURGED, Export.Status.FAILED}:
             return export
+        if export.status == Export.Status.RUNNING and export.started_at > timezone.now() - (
+            RUNNING_STALE
+        ):
+            return export  # a duplicate message: another worker is writing it
         export.status = Export.Status.RUNNING
         export.started_at = timezone.now()
         export.storage_key = storage.export_key(export.schema_name, export.pk)

@@ -31,3 +31,13 @@ def purge_due() -> dict:
     from .services import deletions_purge_due
 
     return deletions_purge_due(actor=SYSTEM)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def requeue_stale_exports() -> int:
+    """Queue again exports whose message or worker was lost (every 5 minutes)."""
+    from core.principal import SYSTEM
+
+    from .services import exports_requeue_stale
+
+    return exports_requeue_stale(actor=SYSTEM)

@@ -236,3 +236,24 @@ def test_s3_download_is_a_short_lived_presigned_link(s3_storages, workspace, sup
         assert "attachment" in answer.headers["Content-Disposition"]
     assert hashlib.sha256(data).hexdigest() == export.sha256
     assert len(events("", "workspace.export_downloaded")) == 1
+
+
+def test_lost_exports_are_queued_again(fs_storages, workspace, support_vendor, real_broker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.conftest import next_task
+
+    tenant = workspace["tenant"]
+    export = services.export_request(actor=support_vendor, tenant_id=tenant.pk, reason="r")
+    # Its message never left (the test transaction never commits): the sweep finds it.
+    assert services.exports_requeue_stale(actor=SYSTEM) == 0  # too recent
+    later = timezone.now() + timedelta(minutes=6)
+    assert services.exports_requeue_stale(actor=SYSTEM, now=later) == 1
+    message = next_task(real_broker)
+    assert message.name == "offboarding.tasks.build_export"
+    assert message.args == [str(export.pk)]
+    message.ack()
+    build(export)
+    assert services.exports_requeue_stale(actor=SYSTEM, now=later) == 0  # done

@@ -469,6 +469,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "offboarding.tasks.purge_due",
         "schedule": float(env("OFFBOARDING_PURGE_INTERVAL", "3600")),
     },
+    "offboarding-requeue-exports": {
+        "task": "offboarding.tasks.requeue_stale_exports",
+        "schedule": 300.0,
+    },
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------
