@@ -34,6 +34,7 @@ ALLOWED_IN_READ_ONLY = {
     "staff_unlock": "letting a locked-out person sign in",
     "staff_reset_two_factor": "letting a person who lost their phone sign in",
     "staff_deactivate": "locking a departed person out",
+    "export_request": "an owner takes the workspace's data out (portability)",
 }
 
 REFUSING = [

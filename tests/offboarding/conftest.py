@@ -68,11 +68,9 @@ def vendor(email: str, role: str):
     """A vendor staff member (a public-schema user with ``is_staff``) with ``role``."""
     connection.set_schema_to_public()
     user = get_user_model().objects.create_user(
-        email=email, password=PASSWORD, full_name=email, is_staff=True
+        email=email, password=PASSWORD, full_name=email, is_staff=True, vendor_role=role
     )
-    user = get_user_model().objects.get(pk=user.pk)  # read back on public: a vendor
-    user.vendor_role = role  # PRE-MERGE
-    return user
+    return get_user_model().objects.get(pk=user.pk)  # read back on public: a vendor
 
 
 @pytest.fixture

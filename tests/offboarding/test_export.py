@@ -257,3 +257,16 @@ def test_lost_exports_are_queued_again(fs_storages, workspace, support_vendor, r
     message.ack()
     build(export)
     assert services.exports_requeue_stale(actor=SYSTEM, now=later) == 0  # done
+
+
+def test_owners_can_take_their_data_out_of_a_read_only_workspace(fs_storages, workspace):
+    from django_tenants.utils import tenant_context
+
+    from tenants.services import tenant_restrict
+
+    tenant, owner = workspace["tenant"], workspace["owner"]
+    tenant_restrict(actor=SYSTEM, tenant_id=tenant.pk, reason="payment_overdue")
+    tenant.refresh_from_db()
+    with tenant_context(tenant):
+        export = services.export_request(actor=owner, tenant_id=tenant.pk, reason="leaving")
+    assert build(export).status == Export.Status.DONE
