@@ -94,3 +94,22 @@ def test_console_actions_go_through_the_services_roles(
 def test_console_actions_refuse_get(fs_storages, workspace, admin_vendor, path):
     response = console_client(admin_vendor).get(page(workspace["tenant"]) + path)
     assert response.status_code == 405
+
+
+def test_s3_downloads_redirect_to_a_presigned_link(s3_storages, workspace, support_vendor):
+    from offboarding import services
+    from offboarding.models import Export as ExportRow
+
+    from .test_export import build
+
+    tenant = workspace["tenant"]
+    export = build(services.export_request(actor=support_vendor, tenant_id=tenant.pk, reason="r"))
+    assert export.status == ExportRow.Status.DONE
+    owner = client_for(tenant)
+    assert sign_in(owner, OWNER)
+    response = owner.post(f"/settings/exports/{export.pk}/download/")
+    assert response.status_code == 302
+    assert "X-Amz-Signature=" in response["Location"] and export.storage_key in response["Location"]
+    console = console_client(support_vendor)
+    response = console.post(f"/console/offboarding/exports/{export.pk}/download/")
+    assert response.status_code == 302 and "X-Amz-Expires=300" in response["Location"]
