@@ -32,6 +32,11 @@ _tenant(
     _("%(actor)s downloaded the export %(export_id)s of the workspace"),
 )
 _tenant(
+    "workspace.export_expired",
+    _("A workspace export was deleted from storage after its retention period."),
+    _("%(actor)s deleted the export %(export_id)s of the workspace after its retention period"),
+)
+_tenant(
     "workspace.deletion_scheduled",
     _("The workspace was scheduled for deletion after a grace period; it is unavailable."),
     _("%(actor)s scheduled the workspace %(target)s for deletion on %(purge_after)s: %(reason)s"),

@@ -46,6 +46,7 @@ __all__ = [
     "export_build",
     "export_download",
     "export_request",
+    "exports_expire",
     "exports_requeue_stale",
     "slug_release",
 ]
@@ -281,6 +282,38 @@ def export_build(*, actor: Principal, export_id: str) -> Export:
                      "documents": export.documents, "audit_ok": verification["ok"]},
         )  # fmt: skip
     return export
+
+
+@write_service
+def exports_expire(*, actor: Principal, now: datetime | None = None) -> int:
+    """Delete the archives of exports finished more than ``OFFBOARDING_EXPORT_KEEP_DAYS``
+    ago (a whole workspace's data should not wait in storage); their rows stay, marked
+    removed. Records ``workspace.export_expired``. Returns how many."""
+    require_vendor_role(actor, DELETION_ROLE)
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.OFFBOARDING_EXPORT_KEEP_DAYS)
+    target = storage.exports_storage()
+    expired = 0
+    due = Export.objects.filter(status=Export.Status.DONE, finished_at__lt=cutoff)
+    for export_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            export = (
+                Export.objects.select_for_update()
+                .select_related("tenant")
+                .filter(pk=export_id, status=Export.Status.DONE)
+                .first()
+            )
+            if export is None:
+                continue
+            storage.delete_object(target, export.storage_key)
+            export.status = Export.Status.PURGED
+            export.save(update_fields=["status"])
+            _record_both(
+                "workspace.export_expired", actor=actor, tenant=export.tenant,
+                changes={"export_id": str(export.pk)},
+            )  # fmt: skip
+        expired += 1
+    return expired
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,16 @@ def purge_due() -> dict:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def expire_exports() -> int:
+    """Delete export archives past ``OFFBOARDING_EXPORT_KEEP_DAYS`` (hourly)."""
+    from core.principal import SYSTEM
+
+    from .services import exports_expire
+
+    return exports_expire(actor=SYSTEM)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def requeue_stale_exports() -> int:
     """Queue again exports whose message or worker was lost (every 5 minutes)."""
     from core.principal import SYSTEM

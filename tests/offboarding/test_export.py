@@ -270,3 +270,24 @@ def test_owners_can_take_their_data_out_of_a_read_only_workspace(fs_storages, wo
     with tenant_context(tenant):
         export = services.export_request(actor=owner, tenant_id=tenant.pk, reason="leaving")
     assert build(export).status == Export.Status.DONE
+
+
+def test_archives_are_deleted_after_their_retention(any_storages, workspace, support_vendor,
+                                                    settings):  # fmt: skip
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.OFFBOARDING_EXPORT_KEEP_DAYS = 7
+    tenant = workspace["tenant"]
+    export = build(services.export_request(actor=support_vendor, tenant_id=tenant.pk, reason="r"))
+    target = exports_storage()
+    assert target.exists(export.storage_key)
+    assert services.exports_expire(actor=SYSTEM, now=timezone.now() + timedelta(days=6)) == 0
+    assert services.exports_expire(actor=SYSTEM, now=timezone.now() + timedelta(days=8)) == 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.PURGED and not target.exists(export.storage_key)
+    for chain in (tenant.schema_name, ""):
+        assert len(events(chain, "workspace.export_expired")) == 1
+    with pytest.raises(ValidationError):  # gone: no link any more
+        services.export_download(actor=support_vendor, export_id=str(export.pk))

@@ -469,6 +469,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "offboarding.tasks.purge_due",
         "schedule": float(env("OFFBOARDING_PURGE_INTERVAL", "3600")),
     },
+    "offboarding-expire-exports": {
+        "task": "offboarding.tasks.expire_exports",
+        "schedule": 3600.0,
+    },
     "offboarding-requeue-exports": {
         "task": "offboarding.tasks.requeue_stale_exports",
         "schedule": 300.0,
@@ -550,6 +554,8 @@ OFFBOARDING_GRACE_DAYS = int(env("OFFBOARDING_GRACE_DAYS", "30"))
 OFFBOARDING_SLUG_QUARANTINE_DAYS = int(env("OFFBOARDING_SLUG_QUARANTINE_DAYS", "90"))
 # Lifetime (seconds, 1-3600) of an export's presigned download link.
 OFFBOARDING_EXPORT_URL_TTL = int(env("OFFBOARDING_EXPORT_URL_TTL", "300"))
+# Days an export's archive is kept in storage before it is deleted.
+OFFBOARDING_EXPORT_KEEP_DAYS = int(env("OFFBOARDING_EXPORT_KEEP_DAYS", "7"))
 # Where exports go: S3 when OFFBOARDING_EXPORT_BUCKET_NAME is set (S3_ENDPOINT_URL as for
 # documents), else the filesystem under OFFBOARDING_EXPORT_ROOT.
 OFFBOARDING_EXPORT_BUCKET_NAME = env("OFFBOARDING_EXPORT_BUCKET_NAME", "")
