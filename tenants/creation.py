@@ -32,7 +32,7 @@ def tenant_create(*, actor: Principal, name: str, slug: str, owner_email: str, p
     ``"pool"`` (a spare schema was renamed) or ``"migrate"`` (the pool was empty)."""
     if not connection.in_atomic_block:
         raise RuntimeError("tenant_create() must run inside the signup transaction.")
-    schema_name = schema_name_for(slug)
+    schema_name = _unused_schema_name(slug)
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(
@@ -60,6 +60,18 @@ def tenant_mark_ready(*, actor: Principal, tenant: Tenant, changes: dict) -> Ten
     transaction.on_commit(lambda: routing.forget_host(host))
     transaction.on_commit(_request_pool_refill)
     return tenant
+
+
+def _unused_schema_name(slug: str) -> str:
+    """``t_<slug>``, or ``t_<slug>_<n>`` when a deleted workspace's row still holds that
+    name: a schema name is also its audit chain's, which outlives the workspace, so a new
+    workspace at a released address must never continue an old chain."""
+    base = schema_name_for(slug)
+    name, n = base, 1
+    while Tenant.objects.filter(schema_name=name).exists():
+        n += 1
+        name = f"{base}_{n}"
+    return name
 
 
 def _make_schema(schema_name: str) -> str:

@@ -15,7 +15,8 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     S.PROVISIONING: {S.ACTIVE},
     S.ACTIVE: {S.SUSPENDED, S.SCHEDULED_FOR_DELETION},
     S.SUSPENDED: {S.ACTIVE, S.SCHEDULED_FOR_DELETION},
-    S.SCHEDULED_FOR_DELETION: {S.ACTIVE, S.DELETED},
+    # Restoring within the grace period returns to the state before (offboarding).
+    S.SCHEDULED_FOR_DELETION: {S.ACTIVE, S.SUSPENDED, S.DELETED},
     S.DELETED: set(),
 }
 

@@ -114,6 +114,10 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             Tenant.State.SUSPENDED: _(
                 "This workspace is suspended. Its owner can contact support to restore it."
             ),
+            Tenant.State.SCHEDULED_FOR_DELETION: _(
+                "This workspace is scheduled for deletion and is no longer available. "
+                "Until it is deleted, its owner can contact support to restore it."
+            ),
         }
         message = messages.get(route.state, _("This workspace is no longer available."))
         status = 503 if route.state == Tenant.State.PROVISIONING else 403

@@ -35,6 +35,7 @@ ALLOWED_IN_READ_ONLY = {
     "staff_reset_two_factor": "letting a person who lost their phone sign in",
     "staff_deactivate": "locking a departed person out",
     "support_policy_update": "withdrawing consent to vendor support access",
+    "export_request": "an owner takes the workspace's data out (portability)",
 }
 
 REFUSING = [

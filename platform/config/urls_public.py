@@ -16,4 +16,5 @@ urlpatterns = [
     path("find-workspace/", views.find_workspace, name="find_workspace"),
     path("console/support/", include("support.urls_console")),
     path("console/", include("console.urls")),
+    path("console/offboarding/", include("offboarding.urls_console")),
 ]

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("uploads.urls")),
     path("audit/", include("audit.urls")),
     path("", include("support.urls")),
+    path("", include("offboarding.urls")),
 ]

@@ -128,14 +128,18 @@ def recent_events(*, actor, tenant, limit: int = 20) -> list:
 # The workspace's lifecycle as its own chain records it (the tenants services' events;
 # the console's own events, with the vendor's role, are in the platform's chain). Read
 # from the workspace's chain: bounded by the workspace, not by the whole platform's log.
-# TODO(billing, offboarding, support): add their actions (trial extended, comp, export,
-# deletion scheduled/restored) at merge.
 HISTORY_ACTIONS = (
     "tenant.suspended",
     "tenant.activated",
     "tenant.access_restricted",
     "tenant.access_restored",
     "tenant.deletion_scheduled",
+    "workspace.export_requested",
+    "workspace.deletion_scheduled",
+    "workspace.deletion_cancelled",
+    "support.session_started",
+    "support.session_ended",
+    # TODO(billing): "billing.trial_extended", "billing.plan_comped" once billing is merged.
 )
 
 

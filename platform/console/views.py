@@ -394,7 +394,8 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
     # billing.services.plan_comp(actor=, tenant_id=, plan=, until=, reason=) through a view
     # like workspace_action; add them to LIFECYCLE and to the actions list here. Until then
     # no button is shown (no dead buttons).
-    # TODO(offboarding): its package adds its own section and actions.
+    # Export, scheduled deletion and restore are offboarding's pages (linked from the
+    # template): deletion must go through offboarding.services, which records the purge.
     return render(
         request,
         "console/workspace.html",

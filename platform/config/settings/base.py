@@ -91,6 +91,7 @@ SHARED_APPS = [
     # Support sessions: public-schema rows only (consent, sessions), read from every host.
     "support",
     "console",
+    "offboarding",
     *ACCOUNT_SECURITY_APPS,
     # After core: its Celery hooks read the request context (see config.apps).
     "config.apps.OpsConfig",
@@ -485,6 +486,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "console.tasks.refresh_all_usage",
         "schedule": 3600.0 * 24,
     },
+    # Offboarding (platform/offboarding/README.md): purges past their grace period,
+    # interrupted purges finished, addresses released.
+    "offboarding-purge-due": {
+        "task": "offboarding.tasks.purge_due",
+        "schedule": float(env("OFFBOARDING_PURGE_INTERVAL", "3600")),
+    },
+    "offboarding-expire-exports": {
+        "task": "offboarding.tasks.expire_exports",
+        "schedule": 3600.0,
+    },
+    "offboarding-requeue-exports": {
+        "task": "offboarding.tasks.requeue_stale_exports",
+        "schedule": 300.0,
+    },
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------
@@ -576,6 +591,26 @@ SUPPORT_BLOCKED_PATHS = tuple(
         )
         or ""
     ).split(",")
+)
+
+# --- Offboarding (see platform/offboarding/README.md) -----------------------------------
+
+# Days a workspace scheduled for deletion stays restorable before the purge.
+OFFBOARDING_GRACE_DAYS = int(env("OFFBOARDING_GRACE_DAYS", "30"))
+# Days a purged workspace's address stays reserved before a new workspace may take it.
+OFFBOARDING_SLUG_QUARANTINE_DAYS = int(env("OFFBOARDING_SLUG_QUARANTINE_DAYS", "90"))
+# Lifetime (seconds, 1-3600) of an export's presigned download link.
+OFFBOARDING_EXPORT_URL_TTL = int(env("OFFBOARDING_EXPORT_URL_TTL", "300"))
+# Days an export's archive is kept in storage before it is deleted.
+OFFBOARDING_EXPORT_KEEP_DAYS = int(env("OFFBOARDING_EXPORT_KEEP_DAYS", "7"))
+# Where exports go: S3 when OFFBOARDING_EXPORT_BUCKET_NAME is set (S3_ENDPOINT_URL as for
+# documents), else the filesystem under OFFBOARDING_EXPORT_ROOT.
+OFFBOARDING_EXPORT_BUCKET_NAME = env("OFFBOARDING_EXPORT_BUCKET_NAME", "")
+OFFBOARDING_EXPORT_ROOT = Path(env("OFFBOARDING_EXPORT_ROOT", str(BASE_DIR / "var" / "exports")))
+STORAGES["offboarding_exports"] = backups_storage(
+    bucket=OFFBOARDING_EXPORT_BUCKET_NAME,
+    endpoint_url=S3_ENDPOINT_URL,
+    root=OFFBOARDING_EXPORT_ROOT,
 )
 
 # --- Security ----------------------------------------------------------------

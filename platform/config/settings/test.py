@@ -31,6 +31,10 @@ STORAGES = {
         bucket="",
         root=BASE_DIR / "var" / "test-backups" / os.environ.get("TEST_DB_NAME", "test_atrium"),
     ),
+    "offboarding_exports": backups_storage(
+        bucket="",
+        root=BASE_DIR / "var" / "test-exports" / os.environ.get("TEST_DB_NAME", "test_atrium"),
+    ),
 }
 # A fixed test key (32 zero-free bytes, base64); production requires its own.
 BACKUP_ENCRYPTION_KEY = "dGVzdC1vbmx5LWJhY2t1cC1rZXktMzItYnl0ZXMhISE="

@@ -1,0 +1,1 @@
+"""Offboarding: workspace exports, scheduled deletion, restore and purge (issue 12)."""
