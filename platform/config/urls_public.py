@@ -1,7 +1,8 @@
 """URLs of the public site (BASE_DOMAIN): landing, signup, find my workspace."""
 
-from django.urls import path
+from django.urls import include, path
 
+from billing.urls import public_urlpatterns as billing_public
 from signup import views
 
 handler400 = "core.error_pages.bad_request"
@@ -13,4 +14,5 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
     path("find-workspace/", views.find_workspace, name="find_workspace"),
+    path("", include((billing_public, "billing"))),
 ]

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("uploads.urls")),
     path("audit/", include("audit.urls")),
+    path("", include("billing.urls")),
 ]
