@@ -340,6 +340,7 @@ def _invoice(inv: dict) -> dict:
         "hosted_invoice_url": inv.get("hosted_invoice_url") or "",
         "invoice_pdf": inv.get("invoice_pdf") or "",
         "subscription": inv.get("subscription") or "",
+        "payment_intent": inv.get("payment_intent") or "",
     }
 
 
