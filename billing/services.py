@@ -365,11 +365,11 @@ def _sync_locked(account: BillingAccount, actor: Principal) -> bool:
     sub = _pick(gateway.subscriptions_of(customer_id=account.stripe_customer_id))
     drifted = _apply_subscription(account, sub, actor)
     live = sub is not None and account.status != Status.CANCELED
-    if live and account.seats_billed != max(1, account.seats_in_use):
+    stale_seats = account.seats_billed != max(1, account.seats_in_use)
+    if live and stale_seats and account.seats_push_due_at is None:
         # Stripe bills other seats than are in use (a change it missed): push ours.
-        if account.seats_push_due_at is None:
-            account.seats_push_due_at = _now()
-            account.save(update_fields=["seats_push_due_at"])
+        account.seats_push_due_at = _now()
+        account.save(update_fields=["seats_push_due_at"])
     card = gateway.default_card(customer_id=account.stripe_customer_id)
     if card["last4"] and (card["last4"], card["brand"]) != (account.card_last4, account.card_brand):
         _card_changed(account, card, actor)

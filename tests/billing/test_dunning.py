@@ -25,7 +25,7 @@ from .helpers import GOOD_CARD, THREE_DS_CARD, account, confirmed_intent, subscr
 
 def _emulator(method: str, path: str, data: dict | None = None) -> dict:
     body = urllib.parse.urlencode(data or {}).encode() if method == "POST" else None
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - the emulator on loopback
         f"{settings.STRIPE_API_BASE}{path}",
         data=body,
         method=method,
