@@ -22,7 +22,10 @@ def _fill_card(page, number: str) -> None:
 
 
 def test_card_page_declined_then_subscribed(
-    live_base, chromium_browser, django_db_blocker, stripe_emulator
+    live_base,
+    chromium_browser,
+    django_db_blocker,
+    stripe_emulator,  # noqa: F811
 ):
     with django_db_blocker.unblock():
         tenant = committed_workspace("cardco", "Card Co")
