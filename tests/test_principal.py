@@ -17,7 +17,7 @@ from tests.audit.conftest import FakeTenant  # also declares the tests' own acti
 from tests.audit.helpers import capture_audit
 
 FACES = ["accounts.services", "audit.services", "backups.services", "signup.services",
-         "tenants.services", "uploads.services"]  # fmt: skip
+         "tenants.services", "uploads.services", "billing.services"]  # fmt: skip
 
 # Public functions of the faces that change nothing a principal owns, with the reason.
 NOT_WRITES = {
@@ -47,6 +47,8 @@ NOT_WRITES = {
     "backups.services.backup_ids_in_storage": "reads",
     "backups.services.read_manifest": "reads",
     "backups.services.aside_schemas": "reads",
+    "billing.services.account_ensure": "makes the trial row on first use (no decision)",
+    "billing.services.register_usage": "wiring at start-up",
 }
 
 
