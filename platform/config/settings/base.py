@@ -142,6 +142,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.workspace",
                 "accounts.context_processors.roles",
+                "billing.context_processors.billing_notice",
             ],
         },
     },
