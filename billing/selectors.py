@@ -174,7 +174,7 @@ def notice(tenant_id: int) -> dict:
         .only("status", "trial_ends_at", "past_due_since", "comp_until")
         .first()
     )
-    facts: dict = {}
+    facts: dict = {"trial_days_left": None, "past_due": False}
     if account is not None:
         now = timezone.now()
         if account.status == BillingAccount.Status.TRIALING and account.trial_ends_at:
