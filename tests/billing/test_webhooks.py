@@ -166,3 +166,39 @@ def test_events_replayed_in_reverse_order_end_in_stripes_state(
 def _customer(event: dict) -> str:
     obj = event["data"]["object"]
     return obj["id"] if obj.get("object") == "customer" else (obj.get("customer") or "")
+
+
+def test_stripe_down_while_processing_keeps_the_event_for_the_retry(
+    plans, tenant_a, owner_a, public_client, settings, django_capture_on_commit_callbacks
+):
+    from billing import services
+    from billing.gateway import GatewayError
+    from core.principal import SYSTEM
+
+    subscribe(owner_a, tenant_a)
+    customer = account(tenant_a).stripe_customer_id
+    body = event_body("invoice.payment_failed", {"object": "invoice", "customer": customer})
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post(public_client, body, sign(body)).status_code == 200
+    event_id = json.loads(body)["id"]
+    up, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, "http://127.0.0.1:9"
+    with pytest.raises(GatewayError):
+        services.webhook_process(actor=SYSTEM, event_id=event_id)
+    event = WebhookEvent.objects.get(event_id=event_id)
+    assert (event.status, event.attempts) == ("failed", 1)
+    assert "cannot be reached" in event.last_error
+    settings.STRIPE_API_BASE = up
+    assert services.webhook_process(actor=SYSTEM, event_id=event_id) == "processed"
+    event.refresh_from_db()
+    assert (event.status, event.attempts, event.last_error) == ("processed", 2, "")
+    # Once processed, a redelivered task does nothing.
+    assert services.webhook_process(actor=SYSTEM, event_id=event_id) == "processed"
+    event.refresh_from_db()
+    assert event.attempts == 2
+
+
+def test_the_task_retries_with_backoff():
+    from billing.tasks import MAX_RETRIES, _backoff, process_webhook_event
+
+    assert [_backoff(n) for n in range(8)] == [10, 20, 40, 80, 160, 320, 600, 600]
+    assert process_webhook_event.acks_late and process_webhook_event.max_retries == MAX_RETRIES
