@@ -15,8 +15,10 @@ from . import selectors
 def billing_notice(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     workspace = current()
-    if workspace.is_public or workspace.tenant_id is None or not getattr(
-        user, "is_authenticated", False
+    if (
+        workspace.is_public
+        or workspace.tenant_id is None
+        or not getattr(user, "is_authenticated", False)
     ):
         return {}
     tenant_id = workspace.tenant_id

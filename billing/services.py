@@ -113,12 +113,15 @@ def _trial_plan() -> Plan:
 
 def account_ensure(*, tenant_id: int) -> BillingAccount:
     """The workspace's billing account, made on first use: a trial of
-    ``BILLING_TRIAL_DAYS`` from the workspace's creation. Not audited (no decision)."""
+    ``BILLING_TRIAL_DAYS`` from now. Signup makes it with the workspace; the minute sweep
+    makes it for any workspace without one (those that existed before billing get a
+    whole trial rather than being locked at once). Not audited (no decision)."""
     account = BillingAccount.objects.filter(tenant_id=tenant_id).first()
     if account is not None:
         return account
-    tenant = _tenant_model().objects.get(pk=tenant_id)
-    created = tenant.created_at or _now()
+    if not _tenant_model().objects.filter(pk=tenant_id).exists():
+        raise ValidationError(_("Unknown workspace."), code="unknown_tenant")
+    created = _now()
     try:
         with transaction.atomic():
             return BillingAccount.objects.create(
