@@ -30,7 +30,7 @@ ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "20"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 DUPLICATE_SHARE = 0.2
 TIME_LIMIT_S = float(os.environ.get("BENCH_TIME_LIMIT", "300"))
-SECRET = "whsec_bench_only"  # noqa: S105 - signs the benchmark's own events
+SECRET = "whsec_bench_only"
 
 
 def main() -> None:
@@ -148,9 +148,7 @@ def main() -> None:
     processed = WebhookEvent.objects.filter(status="processed").count()
     # An event processed more than once would have run more tasks than events stored,
     # or more than one attempt.
-    duplicates_processed = (messages - stored) + WebhookEvent.objects.filter(
-        attempts__gt=1
-    ).count()
+    duplicates_processed = (messages - stored) + WebhookEvent.objects.filter(attempts__gt=1).count()
     print(f"stored {stored} events, queued {messages} tasks, processed {processed}")
 
     drift = 0

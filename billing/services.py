@@ -25,10 +25,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit.services as audit
-from core import principal as _principal  # PREMERGE shim, removed after merging main
 from core import queue
+from core.access import BILLING_REASONS
 from core.outbox import send_after_commit
-from core.principal import Principal
+from core.principal import Principal, require_vendor_role, system, write_service
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 
@@ -38,15 +38,6 @@ from .models import BillingAccount, Plan, Price, SeatLedgerEntry, WebhookEvent
 from .selectors import notice_key
 
 logger = logging.getLogger(__name__)
-
-
-def write_service(func=None, **_kw):  # PREMERGE
-    return _principal.write_service(func) if func else _principal.write_service
-
-
-def require_vendor_role(actor, role):  # PREMERGE
-    if getattr(actor.audit_actor, "type", "") not in ("system", "vendor"):
-        raise PermissionDenied
 
 
 __all__ = [
@@ -75,8 +66,10 @@ __all__ = [
 ]
 
 Status = BillingAccount.Status
-# The read-only reasons (core.access.REASONS) that billing sets and lifts.
-BILLING_REASONS = ("trial_ended", "payment_overdue", "subscription_canceled")
+# Setting and lifting read-only is billing's own bookkeeping, allowed in a read-only
+# workspace (an owner paying lifts it in the same request): done as the system, while
+# the owner's own action is in billing's event.
+BOOKKEEPING = system("billing")
 STRIPE = "stripe"  # how the audit log names the payment provider's webhooks
 
 
@@ -349,15 +342,24 @@ def _desired_reasons(account: BillingAccount, now: datetime) -> set[str]:
     return set()
 
 
+def _note(actor: Principal) -> str:
+    who = actor.audit_actor
+    return f"billing, for {who.display or who.type}"
+
+
 def _apply_access(account: BillingAccount, actor: Principal) -> None:
     """Set and lift billing's read-only reasons to match the account (idempotent)."""
     tenant = _tenant_model().objects.get(pk=account.tenant_id)
     current = set(getattr(tenant, "read_only_reasons", None) or ()) & set(BILLING_REASONS)
     desired = _desired_reasons(account, _now())
     for reason in sorted(desired - current):
-        tenant_services.tenant_restrict(actor=actor, tenant_id=account.tenant_id, reason=reason)
+        tenant_services.tenant_restrict(
+            actor=BOOKKEEPING, tenant_id=account.tenant_id, reason=reason, note=_note(actor)
+        )
     for reason in sorted(current - desired):
-        tenant_services.tenant_unrestrict(actor=actor, tenant_id=account.tenant_id, reason=reason)
+        tenant_services.tenant_unrestrict(
+            actor=BOOKKEEPING, tenant_id=account.tenant_id, reason=reason, note=_note(actor)
+        )
 
 
 def _sync_locked(account: BillingAccount, actor: Principal) -> bool:
@@ -609,7 +611,7 @@ def _set_cancel(actor: Principal, cancel: bool) -> BillingAccount:
 # --- Seats ------------------------------------------------------------------------------------
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def seats_record(*, actor: Principal, tenant_id: int, in_use: int, reason: str) -> None:
     """The workspace now uses ``in_use`` seats (called by accounts' staff services inside
     their transaction). Appends to the ledger, and opens a debounce window: the

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from accounts.services import staff_invite
 from audit.models import AuditEvent
@@ -73,8 +73,13 @@ def test_trial_expiry_makes_the_workspace_read_only_and_keeps_its_data(tenant_a,
     )
     services.deadlines_enforce(actor=SYSTEM)
     assert reasons(tenant_a) == ["trial_ended"]
-    with schema_context(tenant_a.schema_name), pytest.raises(WorkspaceReadOnlyError):
+    fresh = Tenant.objects.get(pk=tenant_a.pk)
+    with tenant_context(fresh), pytest.raises(WorkspaceReadOnlyError) as refused:
         staff_invite(actor=owner_a, emails=["new@alpha.test"], role="member")
+    assert "free trial has ended" in str(refused.value)
+    # The owner can still reach billing and start paying.
+    with tenant_context(fresh):
+        assert services.card_setup_begin(actor=owner_a)["client_secret"]
     assert AuditEvent.objects.filter(action="tenant.access_restricted").exists()
 
 

@@ -28,6 +28,6 @@ def create_prices(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0003_billing_accounts")]
+    dependencies = [("billing", "0004_billing_accounts")]
 
     operations = [migrations.RunPython(create_prices, migrations.RunPython.noop)]

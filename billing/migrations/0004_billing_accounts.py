@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_default_plans'),
+        ('billing', '0003_plan_api_requests_per_minute'),
         ('tenants', '0002_tenant_plan'),
     ]
 
