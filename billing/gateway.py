@@ -394,6 +394,7 @@ def webhook_verify(*, payload: bytes, signature: str, secret: str, tolerance: in
         raise SignatureError(str(error)) from error
 
 
-def events_list(*, limit: int = 100) -> list[dict]:
-    """Recent events as Stripe keeps them (tests and the benchmark replay them)."""
-    return _call(stripe.Event.list, limit=limit).get("data", [])
+def events_list(*, since: int, limit: int = 100) -> list[dict]:
+    """Events created at or after ``since`` (a Unix time), as Stripe keeps them (tests and
+    the benchmark replay them)."""
+    return _call(stripe.Event.list, created={"gte": since}, limit=limit).get("data", [])

@@ -141,18 +141,19 @@ def test_events_replayed_in_reverse_order_end_in_stripes_state(
 ):
     """Real events from the emulator (subscription created, quantity changed, canceled at
     period end, deleted), delivered newest first: the account ends as Stripe has it."""
+    since = int(time.time()) - 1
     subscribe(owner_a, tenant_a)
     acc = account(tenant_a)
     sub = gateway.subscription_get(subscription_id=acc.stripe_subscription_id)
     gateway.subscription_update(subscription_id=sub["id"], item_id=sub["item_id"], quantity=4)
     gateway.subscription_cancel_now(subscription_id=sub["id"])
     events = [
-        e for e in gateway.events_list(limit=100)
+        e for e in gateway.events_list(since=since)
         if _customer(e) == acc.stripe_customer_id
     ]  # fmt: skip
     assert len(events) >= 3
-    # The emulator lists newest first: that is the reverse of the order they happened in.
-    for event in events:
+    # The emulator lists them in the order they happened: deliver them the other way round.
+    for event in reversed(events):
         body = json.dumps(event).encode()
         with django_capture_on_commit_callbacks(execute=True):
             assert post(public_client, body, sign(body)).status_code == 200
