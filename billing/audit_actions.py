@@ -59,12 +59,6 @@ declare(
     sentence=_("A payment failed; the workspace becomes read-only after %(grace_days)s days"),
 )
 declare(
-    "billing.seats_changed",
-    target="tenants.tenant",
-    description=_("The seats in use changed (the seat ledger has the entry)."),
-    sentence=_("%(actor)s changed the seats in use from %(seats_before)s to %(seats_after)s"),
-)
-declare(
     "billing.seats_pushed",
     target="tenants.tenant",
     description=_("The subscription's quantity was brought to the seats in use."),

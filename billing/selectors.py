@@ -23,18 +23,14 @@ def default_plan() -> Plan:
 
 
 def plan_for(tenant) -> Plan:
-    """The tenant's plan as the database has it now: its billing account's (what it
-    pays for, or was given), else the plan it was created with, else the default.
+    """The tenant's plan as the database has it now (the default plan when it has none).
+    Billing keeps it equal to what the workspace pays for or was given.
 
     Read by the tenant's id, never from ``tenant.plan_id``: a request's tenant is
     built from the routing cache and carries no plan, and a plan change must
     apply to the very next request.
     """
-    return (
-        Plan.objects.filter(accounts__tenant_id=tenant.pk).first()
-        or Plan.objects.filter(tenants__pk=tenant.pk).first()
-        or default_plan()
-    )
+    return Plan.objects.filter(tenants__pk=tenant.pk).first() or default_plan()
 
 
 def public_plans() -> list[Plan]:

@@ -112,19 +112,27 @@ def account_ensure(*, tenant_id: int) -> BillingAccount:
     account = BillingAccount.objects.filter(tenant_id=tenant_id).first()
     if account is not None:
         return account
-    if not _tenant_model().objects.filter(pk=tenant_id).exists():
+    tenant = _tenant_model().objects.filter(pk=tenant_id).select_related("plan").first()
+    if tenant is None:
         raise ValidationError(_("Unknown workspace."), code="unknown_tenant")
     created = _now()
     try:
         with transaction.atomic():
             return BillingAccount.objects.create(
                 tenant_id=tenant_id,
-                plan=_trial_plan(),
+                plan=tenant.plan or _trial_plan(),
                 status=Status.TRIALING,
                 trial_ends_at=created + timedelta(days=settings.BILLING_TRIAL_DAYS),
             )
     except IntegrityError:  # made by a concurrent first use
         return BillingAccount.objects.get(tenant_id=tenant_id)
+
+
+def _set_plan(account: BillingAccount, plan: Plan) -> None:
+    """The account's plan, and the workspace's (``Tenant.plan``, what ``plan_for`` and
+    every limit read), kept equal."""
+    account.plan = plan
+    _tenant_model().objects.filter(pk=account.tenant_id).exclude(plan=plan).update(plan=plan)
 
 
 def _lock(tenant_id: int) -> BillingAccount:
@@ -273,7 +281,7 @@ def _apply_subscription(account: BillingAccount, sub: dict | None, actor: Princi
     )
     price = Price.objects.select_related("plan").filter(stripe_price_id=sub["price_id"]).first()
     if price is not None and status != Status.CANCELED:
-        account.plan = price.plan
+        _set_plan(account, price.plan)
         account.interval = price.interval
     if status is not None and status != account.status:
         if status == Status.PAST_DUE:
@@ -635,14 +643,8 @@ def seats_record(*, actor: Principal, tenant_id: int, in_use: int, reason: str) 
             seconds=settings.BILLING_SEAT_DEBOUNCE_SECONDS
         )
     account.save(update_fields=["seats_in_use", "seats_push_due_at", "updated_at"])
-    _record(
-        "billing.seats_changed",
-        account,
-        actor,
-        seats_before=before,
-        seats_after=in_use,
-        reason=reason,
-    )
+    # Not an audit event of its own: the staff change that caused it is one, and the
+    # ledger entry records its effect; Stripe's quantity changing is billing.seats_pushed.
     if opened and account.stripe_subscription_id:
         task = queue.task("billing.tasks.push_seats")
         countdown = settings.BILLING_SEAT_DEBOUNCE_SECONDS
@@ -758,7 +760,7 @@ def plan_comp(
     with transaction.atomic():
         account = _lock(tenant_id)
         before = account.plan.code
-        account.plan = plan
+        _set_plan(account, plan)
         account.comp_until = until
         account.save(update_fields=["plan", "comp_until", "updated_at"])
         _record(
@@ -926,7 +928,7 @@ def deadlines_enforce(*, actor: Principal) -> dict[str, int]:
             if account.comp_until and account.comp_until <= now:
                 account.comp_until = None
                 if not account.stripe_subscription_id:
-                    account.plan = _trial_plan()
+                    _set_plan(account, _trial_plan())
                 account.save(update_fields=["comp_until", "plan", "updated_at"])
             _apply_access(account, actor)
         counts["access_checked"] += 1
