@@ -95,3 +95,14 @@ def test_a_refused_downgrade_shows_its_reason(owner_client_a, tenant_a, owner_a,
     )  # fmt: skip
     assert "too small" in response.content.decode()
     assert account(tenant_a).plan.code == "business"
+
+
+def test_the_banner_costs_no_query_on_a_cache_hit(owner_client_a, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    page = owner_client_a.get("/").content.decode()
+    assert "Trial: 1" in page  # 13 or 14 days left
+    with CaptureQueriesContext(connection) as queries:
+        owner_client_a.get("/")
+    assert not [q for q in queries if "billing_billingaccount" in q["sql"]]
