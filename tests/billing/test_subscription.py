@@ -157,3 +157,14 @@ def test_stripe_down_fails_with_a_clear_message_and_changes_nothing(
         .exists()
     )
     assert not AuditEvent.objects.filter(action="billing.customer_created").exists()
+
+
+def test_sync_plans_command(stripe_emulator, db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sync_plans", stdout=out)
+    assert out.getvalue().strip() == "4 prices in sync with Stripe"
+    assert AuditEvent.objects.filter(action="billing.plans_synced").exists()
