@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -919,8 +920,12 @@ def deadlines_enforce(*, actor: Principal) -> dict[str, int]:
     for tenant in tenant_selectors.active_tenants().filter(billing_account__isnull=True):
         account_ensure(tenant_id=tenant.pk)
     counts = {"access_checked": 0, "seats_pushed": 0, "seats_failed": 0}
+    # Only the accounts whose access may have to change: a trial that ended, a payment
+    # overdue, a cancellation, a comp that ran out.
     candidates = BillingAccount.objects.filter(
-        status__in=[Status.TRIALING, Status.PAST_DUE, Status.CANCELED]
+        Q(status=Status.TRIALING, trial_ends_at__lte=now)
+        | Q(status__in=[Status.PAST_DUE, Status.CANCELED])
+        | Q(comp_until__lte=now)
     ).values_list("tenant_id", flat=True)
     for tenant_id in candidates:
         with transaction.atomic():
