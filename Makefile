@@ -7,6 +7,8 @@ PORT ?= 8000
 # Listening ports stay below the kernel's ephemeral range (32768-60999).
 export PGPORT ?= 15432
 export REDIS_PORT ?= 6390
+# The Stripe emulator (localstripe) of `make run` and `make test`.
+export STRIPE_EMULATOR_PORT ?= 12111
 # DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
 SERVICES := PY=$(PY) deploy/local/services.sh
 

@@ -42,6 +42,7 @@ def ensure_baseline() -> None:
         importlib.import_module("billing.migrations.0002_default_plans").create_plans(
             django_apps, None
         )
+        importlib.import_module("billing.migrations.0005_prices").create_prices(django_apps, None)
     # Spare and tenant schemas whose rows were flushed are orphans: drop them.
     _drop_orphan_schemas()
     pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)

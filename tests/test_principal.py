@@ -17,7 +17,7 @@ from tests.audit.conftest import FakeTenant  # also declares the tests' own acti
 from tests.audit.helpers import capture_audit
 
 FACES = ["accounts.services", "audit.services", "backups.services", "signup.services",
-         "tenants.services", "uploads.services", "support.services",
+         "tenants.services", "uploads.services", "billing.services", "support.services",
          "offboarding.services", "console.services"]  # fmt: skip
 
 # Public functions of the faces that change nothing a principal owns, with the reason.
@@ -56,6 +56,8 @@ NOT_WRITES = {
     "console.services.fleet_search_record": "records a read: a viewer's search",
     "console.services.workspace_view_record": "records a read: a viewer's look",
     "offboarding.services.export_download": "a read (audited); refuses any support session",
+    "billing.services.account_ensure": "makes the trial row on first use (no decision)",
+    "billing.services.register_usage": "wiring at start-up",
 }
 
 

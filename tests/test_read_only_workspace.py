@@ -36,6 +36,14 @@ ALLOWED_IN_READ_ONLY = {
     "staff_deactivate": "locking a departed person out",
     "support_policy_update": "withdrawing consent to vendor support access",
     "export_request": "an owner takes the workspace's data out (portability)",
+    # Billing: an owner can always reach billing and fix the payment (billing/README.md).
+    "card_setup_begin": "entering a card to pay",
+    "subscription_start": "paying",
+    "card_change": "fixing the payment",
+    "plan_change": "choosing a plan that fits, to pay",
+    "subscription_cancel": "deciding about the subscription",
+    "subscription_resume": "deciding about the subscription",
+    "seats_record": "the seat ledger following an allowed staff change (deactivation)",
 }
 
 REFUSING = [

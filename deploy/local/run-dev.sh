@@ -21,6 +21,12 @@ trap 'exit 0' INT TERM
 $PY manage.py migrate_schemas --noinput -v 0
 $PY manage.py refill_spare_pool
 $PY manage.py ensure_demo_tenant
+# Plans and prices into Stripe (the emulator starts empty every time); without real
+# keys, the emulator delivers its webhooks to this server (billing/README.md).
+$PY manage.py sync_plans
+if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+  $PY manage.py billing_emulator_webhook "http://localhost:$PORT/billing/webhook/"
+fi
 # A worker that dies (killed, out of memory) is started again with a bounded back-off
 # rather than taking the site down with it.
 deploy/local/supervise.sh worker $PY -m config.worker --beat --loglevel WARNING \

@@ -4,7 +4,8 @@
 # is set), Redis and clamd (with the repository's small signature database; no
 # freshclam). Everything binds to 127.0.0.1 and keeps its data under var/.
 #
-#   deploy/local/services.sh start|stop|status|start-clamd|stop-clamd|test-deps|bench-deps
+#   deploy/local/services.sh start|stop|status|start-clamd|stop-clamd|start-stripe-emulator|
+#                            stop-stripe-emulator|test-deps|bench-deps
 #
 # ATRIUM_VAR_DIR replaces var/ (tests/deploy/test_local_services.py starts clamds
 # of its own this way). Default ports lie below the kernel's ephemeral range (32768-60999), where an
@@ -17,6 +18,7 @@ PY="${PY:-$ROOT/.venv/bin/python}"
 PGPORT="${PGPORT:-15432}"
 REDIS_PORT="${REDIS_PORT:-6390}"
 CLAMD_PORT="${CLAMD_PORT:-3399}"
+STRIPE_EMULATOR_PORT="${STRIPE_EMULATOR_PORT:-12111}"
 PGDATA="$VAR/pg/data"
 PG_USER_OS="atrium-pg"   # PostgreSQL refuses to run as root
 
@@ -281,8 +283,42 @@ stop_clamd() {
   rm -f "$pidfile" "$VAR/clamd/clamd.pid"
 }
 
+# localstripe, the Stripe emulator (a dev extra: GPL, never imported, never shipped):
+# on 127.0.0.1 with in-memory state (deploy/local/stripe_emulator.py), unless real
+# Stripe keys are set (STRIPE_SECRET_KEY). Its state starts empty on every start.
+stripe_emulator_ping() {
+  "$PY" -c 'import sys,urllib.request
+urllib.request.urlopen("http://127.0.0.1:%s/js.stripe.com/v3/" % sys.argv[1], timeout=1)' \
+    "$STRIPE_EMULATOR_PORT" 2>/dev/null
+}
+
+start_stripe_emulator() {
+  if [ -n "${STRIPE_SECRET_KEY:-}" ]; then log "STRIPE_SECRET_KEY is set; not starting the Stripe emulator"; return; fi
+  stripe_emulator_ping && return
+  if ! "$PY" -c 'import localstripe' 2>/dev/null; then
+    echo "localstripe is missing from the virtualenv: run make install" >&2; exit 1
+  fi
+  mkdir -p "$VAR/stripe"
+  log "starting the Stripe emulator (localstripe) on 127.0.0.1:$STRIPE_EMULATOR_PORT"
+  setsid "$PY" "$ROOT/deploy/local/stripe_emulator.py" "$STRIPE_EMULATOR_PORT" \
+    </dev/null >>"$VAR/stripe/emulator.log" 2>&1 &
+  echo $! > "$VAR/stripe/emulator.pid"
+  for _ in $(seq 100); do stripe_emulator_ping && return; sleep 0.1; done
+  echo "the Stripe emulator did not start; see $VAR/stripe/emulator.log" >&2; exit 1
+}
+
+stop_stripe_emulator() {
+  local pidfile="$VAR/stripe/emulator.pid"
+  [ -f "$pidfile" ] || return 0
+  log "stopping the Stripe emulator"
+  kill "$(cat "$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
 case "${1:-}" in
-  start) start_postgres; start_redis; start_clamd ;;
+  start) start_postgres; start_redis; start_clamd; start_stripe_emulator ;;
+  start-stripe-emulator) start_stripe_emulator ;;
+  stop-stripe-emulator) stop_stripe_emulator ;;
   start-clamd) start_clamd ;;
   stop-clamd) stop_clamd ;;
   # What only the test suite needs: a browser for the browser tests, gettext for
@@ -293,10 +329,11 @@ case "${1:-}" in
     ensure_promtool_installed; ensure_nginx_installed; ensure_compose_installed
     ensure_axe_installed ;;
   bench-deps) ensure_wrk_installed; ensure_pgbouncer_installed ;;
-  stop) stop_clamd; stop_redis; stop_postgres ;;
+  stop) stop_stripe_emulator; stop_clamd; stop_redis; stop_postgres ;;
   status)
     "$(pg_bin)/pg_isready" -h 127.0.0.1 -p "$PGPORT" || true
     redis-cli -p "$REDIS_PORT" ping || true
-    clamd_ping && echo "clamd: PONG" || echo "clamd: no answer" ;;
-  *) echo "usage: $0 start|stop|status|start-clamd|stop-clamd|test-deps|bench-deps" >&2; exit 2 ;;
+    clamd_ping && echo "clamd: PONG" || echo "clamd: no answer"
+    stripe_emulator_ping && echo "stripe emulator: up" || echo "stripe emulator: no answer" ;;
+  *) echo "usage: $0 start|stop|status|start-clamd|stop-clamd|start-stripe-emulator|stop-stripe-emulator|test-deps|bench-deps" >&2; exit 2 ;;
 esac

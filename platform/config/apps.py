@@ -15,3 +15,19 @@ class OpsConfig(AppConfig):
         from . import task_hooks
 
         task_hooks.connect()
+        _register_billing_usage()
+
+
+def _register_billing_usage() -> None:
+    """What a plan downgrade must fit (billing sits below accounts and uploads, so the
+    readers are handed to it from here, the top layer)."""
+    import accounts.selectors
+    import billing.services
+    import uploads.selectors
+
+    billing.services.register_usage(
+        "seats", lambda: accounts.selectors.seat_usage().used, "max_staff"
+    )
+    billing.services.register_usage(
+        "storage", uploads.selectors.storage_used_bytes, "storage_quota_bytes"
+    )

@@ -3,6 +3,7 @@ vendor console (``/console/``, public host only)."""
 
 from django.urls import include, path
 
+from billing.urls import public_urlpatterns as billing_public
 from signup import views
 
 handler400 = "core.error_pages.bad_request"
@@ -17,4 +18,5 @@ urlpatterns = [
     path("console/support/", include("support.urls_console")),
     path("console/", include("console.urls")),
     path("console/offboarding/", include("offboarding.urls_console")),
+    path("", include((billing_public, "billing"))),
 ]

@@ -16,4 +16,5 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("", include("support.urls")),
     path("", include("offboarding.urls")),
+    path("", include("billing.urls")),
 ]

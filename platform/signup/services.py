@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 import accounts.services
+import billing.services
 import tenants.services
 from billing.selectors import default_plan
 from core.principal import Principal, write_service
@@ -116,6 +117,8 @@ def workspace_create(
             actor=actor, name=name, slug=slug, owner_email=owner_email, plan=default_plan()
         )
         owner = _create_owner(actor, tenant, owner_email, owner_name, owner_password_hash)
+        # Every new workspace starts on billing's trial (BILLING_TRIAL_DAYS).
+        billing.services.account_ensure(tenant_id=tenant.pk)
         # The new owner is the actor of ``tenant.created``: they signed up.
         tenants.services.tenant_mark_ready(
             actor=owner,

@@ -17,13 +17,19 @@ pytestmark = pytest.mark.browser
 AXE = Path(settings.BASE_DIR) / "var" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 WIDTHS = {"desktop": 1280, "phone": 375}
-PUBLIC_PAGES = {"landing": "/", "signup": "/signup/", "find-workspace": "/find-workspace/"}
+PUBLIC_PAGES = {
+    "landing": "/",
+    "signup": "/signup/",
+    "find-workspace": "/find-workspace/",
+    "pricing": "/pricing/",
+}
 WORKSPACE_PAGES = {
     "dashboard": "/",
     "staff": "/staff/",
     "invite": "/staff/invite/",
     "documents": "/documents/",
     "audit-log": "/audit/",
+    "billing": "/settings/billing/",
     "profile": "/account/",
     "security": "/account/2fa/",
     "sessions": "/account/sessions/",

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit.services as audit
+import billing.services as billing
 from core.outbox import send_after_commit
 from core.principal import Principal, write_service
 from tenants.selectors import current_tenant, workspace_link
@@ -55,6 +56,18 @@ def _check_seats(extra: int) -> None:
             % {"plan": usage.plan_name, "limit": usage.limit, "used": usage.used, "extra": extra},
             code="seat_limit",
         )
+
+
+def _seats_changed(actor: Principal, reason: str) -> None:
+    """Tell billing the seats now in use (active staff and pending invitations, as the
+    seat limit counts them), inside the caller's transaction: the subscription's
+    quantity follows, debounced (billing/README.md)."""
+    billing.seats_record(
+        actor=actor,
+        tenant_id=current_tenant().pk,
+        in_use=selectors.seat_usage().used,
+        reason=reason,
+    )
 
 
 def _send_invitation(invitation: Invitation, token: str, inviter: User) -> None:
@@ -139,6 +152,7 @@ def staff_invite(*, actor: Principal, emails: list[str], role: str) -> InviteRes
             )
             _send_invitation(invitation, token, permissions.acting_user(actor))
             result.invited.append(invitation)
+        _seats_changed(actor, "staff.invited")
     return result
 
 
@@ -185,6 +199,7 @@ def invitation_revoke(*, actor: Principal, invitation: Invitation) -> Invitation
             target=("accounts.invitation", invitation.pk, invitation.email),
             changes={"email": invitation.email, "role": invitation.role},
         )
+        _seats_changed(actor, "staff.invitation_revoked")
     return invitation
 
 
@@ -239,6 +254,7 @@ def invitation_accept(*, actor: Principal, token: str, full_name: str, password:
             target=user,
             changes={"email": user.email, "role": user.role, "invitation": invitation.pk},
         )
+        _seats_changed(user, "staff.invitation_accepted")
     return user
 
 
@@ -313,6 +329,7 @@ def staff_deactivate(*, actor: Principal, user: User) -> User:
             target=target,
             changes={"is_active": [True, False], "sessions_ended": ended},
         )
+        _seats_changed(actor, "staff.deactivated")
     return target
 
 
@@ -330,6 +347,7 @@ def staff_reactivate(*, actor: Principal, user: User) -> User:
         audit.record(
             "staff.reactivated", actor=actor, target=target, changes={"is_active": [False, True]}
         )
+        _seats_changed(actor, "staff.reactivated")
     return target
 
 

@@ -153,6 +153,7 @@ TEMPLATES = [
                 "core.context_processors.workspace",
                 "accounts.context_processors.roles",
                 "support.context_processors.support_session",
+                "billing.context_processors.billing_notice",
             ],
         },
     },
@@ -450,6 +451,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
+    # Billing (billing/README.md): deadlines and due seat pushes; the hourly repair.
+    "billing-enforce-deadlines": {"task": "billing.tasks.enforce_deadlines", "schedule": 60.0},
+    "billing-reconcile": {"task": "billing.tasks.reconcile", "schedule": 3600.0},
     "refill-spare-schema-pool": {
         "task": "tenants.tasks.refill_spare_pool",
         "schedule": 60.0,
@@ -628,6 +632,40 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Billing (see billing/README.md) ----------------------------------------------
+
+# Stripe's keys (test or live). Without a secret key, development (DEBUG) talks to
+# the local emulator (localstripe, started by deploy/local/services.sh on
+# 127.0.0.1:STRIPE_EMULATOR_PORT); production without one has billing switched off.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_EMULATOR_PORT = int(env("STRIPE_EMULATOR_PORT", "12111"))
+_STRIPE_EMULATOR = f"http://127.0.0.1:{STRIPE_EMULATOR_PORT}"
+if not STRIPE_SECRET_KEY and DEBUG:
+    STRIPE_SECRET_KEY = "sk_test_emulator"  # noqa: S105 - the emulator takes any sk_ key
+    STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY or "pk_test_emulator"
+    STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_emulator_dev_only"
+    _stripe_default_base = _STRIPE_EMULATOR
+else:
+    _stripe_default_base = ""
+# The API's address: Stripe's by default, the emulator's in development.
+STRIPE_API_BASE = env("STRIPE_API_BASE", _stripe_default_base)
+# Where the card page loads Stripe.js: always js.stripe.com in production.
+STRIPE_JS_URL = env(
+    "STRIPE_JS_URL",
+    f"{STRIPE_API_BASE}/js.stripe.com/v3/" if STRIPE_API_BASE else "https://js.stripe.com/v3/",
+)
+# Seconds one call to Stripe may take before the owner sees "try again".
+STRIPE_TIMEOUT = float(env("STRIPE_TIMEOUT", "10"))
+# Every new workspace's trial, in days; the grace after a failed renewal before the
+# workspace becomes read-only; a webhook's signature must be this recent (seconds).
+BILLING_TRIAL_DAYS = int(env("BILLING_TRIAL_DAYS", "14"))
+BILLING_GRACE_DAYS = int(env("BILLING_GRACE_DAYS", "7"))
+BILLING_WEBHOOK_TOLERANCE = int(env("BILLING_WEBHOOK_TOLERANCE", "300"))
+# A burst of staff changes within this many seconds is one quantity update in Stripe.
+BILLING_SEAT_DEBOUNCE_SECONDS = int(env("BILLING_SEAT_DEBOUNCE_SECONDS", "60"))
 
 # --- Logging and error reporting ---------------------------------------------
 

@@ -44,4 +44,10 @@ for _alias in CACHES:
     CACHES[_alias]["LOCATION"] = _TEST_REDIS
 CELERY_BROKER_URL = _TEST_REDIS
 CELERY_TASK_ALWAYS_EAGER = True
+# Billing against the local Stripe emulator (deploy/local/services.sh starts it).
+STRIPE_SECRET_KEY = "sk_test_emulator"  # noqa: S105 - the emulator takes any sk_ key
+STRIPE_PUBLISHABLE_KEY = "pk_test_emulator"
+STRIPE_WEBHOOK_SECRET = "whsec_test_only"  # noqa: S105 - the tests sign with it
+STRIPE_API_BASE = f"http://127.0.0.1:{os.environ.get('STRIPE_EMULATOR_PORT', '12111')}"
+STRIPE_JS_URL = f"{STRIPE_API_BASE}/js.stripe.com/v3/"
 TENANT_SPARE_POOL_SIZE = 2
