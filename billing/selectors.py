@@ -96,6 +96,26 @@ def billing_summaries(tenant_ids: list[int] | None = None) -> dict[int, Summary]
     return {a.tenant_id: _summary(a) for a in accounts}
 
 
+BILLING_STATUSES = BillingAccount.Status.choices
+
+
+def tenant_ids(
+    *, status: str = "", trial_ends_before: datetime | None = None, customer_id: str = ""
+):
+    """The ids of the workspaces whose billing matches, as a subquery (``values``): the
+    console's fleet filters on it in the same SQL statement."""
+    accounts = BillingAccount.objects.all()
+    if status:
+        accounts = accounts.filter(status=status)
+    if trial_ends_before is not None:
+        accounts = accounts.filter(
+            status=BillingAccount.Status.TRIALING, trial_ends_at__lt=trial_ends_before
+        )
+    if customer_id:
+        accounts = accounts.filter(stripe_customer_id=customer_id)
+    return accounts.values("tenant_id")
+
+
 def account_of(tenant_id: int) -> BillingAccount | None:
     return BillingAccount.objects.select_related("plan").filter(tenant_id=tenant_id).first()
 

@@ -96,6 +96,16 @@ _workspace(
     _("%(actor)s froze %(target)s (read-only): %(reason)s"),
 )
 _workspace(
+    "console.trial_extended",
+    _("Vendor staff moved a workspace's trial end from the console."),
+    _("%(actor)s extended the trial of %(target)s to %(until)s: %(reason)s"),
+)
+_workspace(
+    "console.plan_comped",
+    _("Vendor staff gave a workspace a plan free of charge, until a date."),
+    _("%(actor)s gave %(target)s the plan %(plan)s free until %(until)s: %(reason)s"),
+)
+_workspace(
     "console.workspace_unfrozen",
     _("Vendor staff lifted a vendor freeze."),
     _("%(actor)s lifted the freeze of %(target)s: %(reason)s"),

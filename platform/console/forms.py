@@ -29,6 +29,23 @@ class ReasonForm(forms.Form):
     )
 
 
+class TrialForm(ReasonForm):
+    until = forms.DateField(
+        label=_("Trial ends on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    field_order = ["until", "reason"]
+
+
+class CompForm(ReasonForm):
+    plan = forms.ChoiceField(label=_("Plan"))
+    until = forms.DateField(label=_("Free until"), widget=forms.DateInput(attrs={"type": "date"}))
+    field_order = ["plan", "until", "reason"]
+
+    def __init__(self, *args, plans: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = plans
+
+
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
     full_name = forms.CharField(label=_("Name"), max_length=150, required=False)
@@ -56,6 +73,8 @@ class FleetForm(forms.Form):
         label=_("State"), required=False, choices=[("", _("Any state")), *Tenant.State.choices]
     )
     plan = forms.ChoiceField(label=_("Plan"), required=False)
+    billing_status = forms.ChoiceField(label=_("Billing"), required=False)
+    trial_ending = forms.BooleanField(label=_("Trial ends within a week"), required=False)
     read_only = forms.ChoiceField(
         label=_("Read-only"),
         required=False,
@@ -74,6 +93,13 @@ class FleetForm(forms.Form):
         ],
     )
 
-    def __init__(self, *args, plans: list[tuple[str, str]], **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        plans: list[tuple[str, str]],
+        billing_statuses: list[tuple[str, str]],
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["plan"].choices = [("", _("Any plan")), *plans]
+        self.fields["billing_status"].choices = [("", _("Any billing status")), *billing_statuses]

@@ -3,16 +3,19 @@ vendor staff. Every figure comes from the public schema (``WorkspaceUsage``): no
 request visits a workspace's schema.
 
 Billing's figures (billing status, trial end, Stripe customer id) join in through
-``billing.selectors`` once billing has them: see the ``TODO(billing)`` marks.
+``billing.selectors``: filters as a subquery, a page's summaries in one query.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
+from django.utils import timezone
 
 import audit.selectors as audit
+import billing.selectors as billing
 from core.principal import require_vendor_role
 from tenants.selectors import Tenant
 
@@ -40,8 +43,8 @@ class FleetQuery:
     q: str = ""
     state: str = ""
     plan: str = ""  # plan code
-    billing_status: str = ""  # TODO(billing): billing.selectors' statuses
-    trial_ending: bool = False  # TODO(billing): trial ends within TRIAL_SOON_DAYS
+    billing_status: str = ""  # billing.selectors.BILLING_STATUSES
+    trial_ending: bool = False  # the trial ends within TRIAL_SOON_DAYS
     read_only: str = ""  # "", "yes", "no"
     sort: str = DEFAULT_SORT
 
@@ -67,12 +70,13 @@ def _filtered(query: FleetQuery) -> QuerySet:
     rows = WorkspaceUsage.objects.all()
     term = query.q.strip().lower()
     if term:
-        # Name, slug, owner email or a domain containing the term: LIKE on the
-        # lower-case search text, served by its trigram index.
-        rows = rows.filter(search__contains=term)
-        # TODO(billing): a Stripe customer id matches exactly, through billing:
-        #   rows = rows | WorkspaceUsage.objects.filter(
-        #       tenant_id__in=billing.selectors.tenant_ids_for_customer(query.q.strip()))
+        if term.startswith("cus_"):
+            # A Stripe customer id ("cus_…") matches exactly, through billing.
+            rows = rows.filter(tenant_id__in=billing.tenant_ids(customer_id=query.q.strip()))
+        else:
+            # Name, slug, owner email or a domain containing the term: LIKE on the
+            # lower-case search text, served by its trigram index.
+            rows = rows.filter(search__contains=term)
     if query.state in Tenant.State.values:
         rows = rows.filter(tenant__state=query.state)
     if query.plan:
@@ -81,9 +85,11 @@ def _filtered(query: FleetQuery) -> QuerySet:
         rows = rows.exclude(tenant__read_only_reasons=[])
     elif query.read_only == "no":
         rows = rows.filter(tenant__read_only_reasons=[])
-    # TODO(billing): billing_status and trial_ending filter on billing's account rows:
-    #   rows = rows.filter(tenant_id__in=billing.selectors.tenant_ids(status=...,
-    #       trial_ends_before=timezone.now() + timedelta(days=TRIAL_SOON_DAYS)))
+    if query.billing_status:
+        rows = rows.filter(tenant_id__in=billing.tenant_ids(status=query.billing_status))
+    if query.trial_ending:
+        soon = timezone.now() + timedelta(days=TRIAL_SOON_DAYS)
+        rows = rows.filter(tenant_id__in=billing.tenant_ids(trial_ends_before=soon))
     return rows
 
 
@@ -139,7 +145,8 @@ HISTORY_ACTIONS = (
     "workspace.deletion_cancelled",
     "support.session_started",
     "support.session_ended",
-    # TODO(billing): "billing.trial_extended", "billing.plan_comped" once billing is merged.
+    "billing.trial_extended",
+    "billing.plan_comped",
 )
 
 
@@ -152,6 +159,16 @@ def action_history(*, actor, tenant, limit: int = 50) -> list:
             filters=audit.EventFilter(actions=HISTORY_ACTIONS),
         )[:limit]
     )
+
+
+def billing_statuses() -> list[tuple[str, str]]:
+    """(status, label) of billing accounts, for the filter."""
+    return list(billing.BILLING_STATUSES)
+
+
+def billing_of(tenant_ids: list[int]) -> dict:
+    """Billing summaries of ``tenant_ids`` by tenant id (one query)."""
+    return billing.billing_summaries(tenant_ids) if tenant_ids else {}
 
 
 def plans() -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 import accounts.selectors as accounts_selectors
 import accounts.services as accounts
 import audit.services as audit
+import billing.services as billing
 import tenants.services as tenants
 from core import outbox
 from core.principal import (
@@ -53,8 +54,10 @@ __all__ = [
     "vendor_staff_invite",
     "vendor_staff_reactivate",
     "workspace_freeze",
+    "workspace_plan_comp",
     "workspace_reactivate",
     "workspace_suspend",
+    "workspace_trial_extend",
     "workspace_unfreeze",
     "workspace_view_record",
 ]
@@ -444,3 +447,40 @@ def usage_refresh_all(*, actor: Principal) -> int:
         usage.refresh(tenant)
         done += 1
     return done
+
+
+@write_service
+def workspace_trial_extend(*, actor: Principal, tenant_id: int, until, reason: str):
+    """Move the workspace's trial end to ``until`` (billing lifts ``trial_ended`` when it
+    is in the future). Billing role; recorded here and, by billing, in the workspace's
+    chain."""
+    require_vendor_role(actor, ROLE_FOR["trial_extend"])
+    _on_public()
+    reason = _reason(reason)
+    with transaction.atomic():
+        billing.trial_extend(actor=actor, tenant_id=tenant_id, until=until, reason=reason)
+        tenant = Tenant.objects.get(pk=tenant_id)
+        _workspace_event(
+            "console.trial_extended", actor=actor, tenant=tenant, reason=reason,
+            until=until.date().isoformat(),
+        )  # fmt: skip
+    return tenant
+
+
+@write_service
+def workspace_plan_comp(*, actor: Principal, tenant_id: int, plan_code: str, until, reason: str):
+    """Put the workspace on ``plan_code`` free of charge until ``until``. Billing role;
+    recorded here and, by billing, in the workspace's chain."""
+    require_vendor_role(actor, ROLE_FOR["plan_comp"])
+    _on_public()
+    reason = _reason(reason)
+    with transaction.atomic():
+        billing.plan_comp(
+            actor=actor, tenant_id=tenant_id, plan_code=plan_code, until=until, reason=reason
+        )
+        tenant = Tenant.objects.get(pk=tenant_id)
+        _workspace_event(
+            "console.plan_comped", actor=actor, tenant=tenant, reason=reason,
+            plan=plan_code, until=until.date().isoformat(),
+        )  # fmt: skip
+    return tenant

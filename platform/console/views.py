@@ -7,6 +7,8 @@ account must have: an account without one enrols before it is signed in at all.
 """
 
 import time
+from datetime import datetime
+from datetime import time as day_time
 from functools import wraps
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -19,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.formats import date_format
-from django.utils.timezone import localtime
+from django.utils.timezone import localtime, make_aware
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -37,7 +39,16 @@ from core.principal import VENDOR_ROLES, is_vendor_staff, require_vendor_role, v
 from core.workspace import current as current_workspace
 
 from . import selectors, services, session
-from .forms import CodeForm, FleetForm, InviteForm, PasswordForm, ReasonForm, RoleForm
+from .forms import (
+    CodeForm,
+    CompForm,
+    FleetForm,
+    InviteForm,
+    PasswordForm,
+    ReasonForm,
+    RoleForm,
+    TrialForm,
+)
 
 PENDING_KEY = "_console_pending"
 # The second factor (or the enrolment) must follow the password within this many seconds.
@@ -310,7 +321,9 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 @vendor_required()
 def fleet(request: HttpRequest) -> HttpResponse:
     plans = selectors.plans()
-    form = FleetForm(request.GET or None, plans=plans)
+    form = FleetForm(
+        request.GET or None, plans=plans, billing_statuses=selectors.billing_statuses()
+    )
     query = selectors.FleetQuery()
     if form.is_valid():
         data = form.cleaned_data
@@ -318,6 +331,8 @@ def fleet(request: HttpRequest) -> HttpResponse:
             q=data["q"],
             state=data["state"],
             plan=data["plan"],
+            billing_status=data["billing_status"],
+            trial_ending=data["trial_ending"],
             read_only=data["read_only"],
             sort=data["sort"] or selectors.DEFAULT_SORT,
         )
@@ -337,13 +352,30 @@ def fleet(request: HttpRequest) -> HttpResponse:
             request,
             form=form,
             page=page,
-            rows=[_fleet_row(row) for row in page],
+            rows=_fleet_rows(page),
             params=params.urlencode(),
         ),
     )
 
 
-def _fleet_row(row) -> dict:
+def _fleet_rows(page) -> list[dict]:
+    """The page's rows, with their billing read in one query."""
+    summaries = selectors.billing_of([row.tenant_id for row in page])
+    return [_fleet_row(row, summaries.get(row.tenant_id)) for row in page]
+
+
+def _billing_cell(summary) -> str:
+    if summary is None:
+        return ""
+    text = str(dict(selectors.billing_statuses()).get(summary.status, summary.status))
+    if summary.status == "trialing" and summary.trial_ends_at:
+        text += " · " + _("ends %(date)s") % {
+            "date": date_format(localtime(summary.trial_ends_at), "SHORT_DATE_FORMAT")
+        }
+    return text
+
+
+def _fleet_row(row, summary=None) -> dict:
     """A fleet row's cells as text: formatted here once rather than through ~200
     template lookups per row (the page's main cost at 50 rows)."""
     tenant, plan = row.tenant, row.tenant.plan
@@ -355,6 +387,7 @@ def _fleet_row(row) -> dict:
         "state": tenant.get_state_display(),
         "read_only": bool(tenant.read_only_reasons),
         "plan": plan.name if plan else "—",
+        "billing": _billing_cell(summary),
         "seats": f"{row.seats_used} / {plan.max_staff if plan else '—'}",
         "storage": f"{filesizeformat(row.storage_bytes)} / "
         f"{filesizeformat(plan.storage_quota_bytes if plan else 0)}",
@@ -377,6 +410,7 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
     if tenant is None:
         raise Http404
     services.workspace_view_record(actor=request.principal, tenant_id=tenant.pk)
+    summary = selectors.billing_of([tenant.pk]).get(tenant.pk)
     reasons = list(tenant.read_only_reasons or [])
     actions = []
     if tenant.state == tenant.State.ACTIVE:
@@ -389,11 +423,6 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
             if services.VENDOR_FREEZE in reasons
             else ("freeze", _("Freeze (read-only)"))
         )
-    # TODO(billing, lead at merge): "Extend trial" and "Comp plan" buttons, role "billing",
-    # calling billing.services.trial_extend(actor=, tenant_id=, until=, reason=) and
-    # billing.services.plan_comp(actor=, tenant_id=, plan=, until=, reason=) through a view
-    # like workspace_action; add them to LIFECYCLE and to the actions list here. Until then
-    # no button is shown (no dead buttons).
     # Export, scheduled deletion and restore are offboarding's pages (linked from the
     # template): deletion must go through offboarding.services, which records the purge.
     return render(
@@ -409,6 +438,16 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
             support_sessions=support_selectors.sessions_of_tenant(tenant.pk, limit=10),
             support_policy=support_selectors.policy_for(tenant.pk),
             can_support=_has_role(request.principal, "support"),
+            billing=summary,
+            billing_label=_billing_cell(summary),
+            billing_forms=(
+                {
+                    "trial": TrialForm(prefix="trial"),
+                    "comp": CompForm(prefix="comp", plans=selectors.plans()),
+                }
+                if _has_role(request.principal, "billing")
+                else None
+            ),
             actions=actions if _has_role(request.principal, "support") else [],
             reason_form=ReasonForm(),
         ),
@@ -431,6 +470,49 @@ def workspace_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
         error_messages(request, error)
     else:
         messages.success(request, done)
+    return redirect("console:workspace", pk=pk)
+
+
+BILLING_ACTIONS = {
+    "trial": (TrialForm, _("The trial now ends on %(until)s.")),
+    "comp": (CompForm, _("The workspace is on %(plan)s free of charge until %(until)s.")),
+}
+
+
+@vendor_required("billing")
+@require_POST
+def workspace_billing(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Extend a trial or give a plan free of charge (billing's services, through the
+    console's, which record the vendor's action in the platform's chain)."""
+    if action not in BILLING_ACTIONS:
+        raise Http404
+    form_class, done = BILLING_ACTIONS[action]
+    extra = {"plans": selectors.plans()} if action == "comp" else {}
+    form = form_class(request.POST, prefix=action, **extra)
+    if not form.is_valid():
+        error_messages(request, ValidationError([str(e) for e in form.errors.values()]))
+        return redirect("console:workspace", pk=pk)
+    data = form.cleaned_data
+    # The end of the chosen day, in the site's time zone.
+    until = make_aware(datetime.combine(data["until"], day_time.max))
+    try:
+        if action == "trial":
+            services.workspace_trial_extend(
+                actor=request.principal, tenant_id=pk, until=until, reason=data["reason"]
+            )
+        else:
+            services.workspace_plan_comp(
+                actor=request.principal, tenant_id=pk, plan_code=data["plan"], until=until,
+                reason=data["reason"],
+            )  # fmt: skip
+    except ValidationError as error:
+        error_messages(request, error)
+    else:
+        messages.success(
+            request,
+            done % {"until": date_format(data["until"], "SHORT_DATE_FORMAT"),
+                    "plan": data.get("plan", "")},
+        )  # fmt: skip
     return redirect("console:workspace", pk=pk)
 
 
