@@ -15,6 +15,7 @@ from django_tenants.utils import schema_context
 
 from api import services
 from tests.conftest import PASSWORD, client_for, sign_in
+from tests.uploads.conftest import clamd_server, fs_storage  # noqa: F401 - fixtures
 
 ALL_SCOPES = [
     "workspace:read", "staff:read", "staff:write", "documents:read", "documents:write",
@@ -120,3 +121,51 @@ def code_token(tenant, new, user, *, scope: str) -> dict:
 def bearer(token: dict | str) -> dict:
     value = token["access_token"] if isinstance(token, dict) else token
     return {"HTTP_AUTHORIZATION": f"Bearer {value}"}
+
+
+def issue_token(tenant, new, user, scopes: list[str]) -> str:
+    """A token as the token endpoint would store it (for the scope × role matrix: the
+    endpoint itself is covered end to end in test_oauth)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, set_token_value
+
+    raw = secrets.token_urlsafe(30)
+    with schema_context(tenant.schema_name):
+        token = AccessToken(
+            user=user, application=new.application, scope=" ".join(scopes),
+            expires=timezone.now() + timedelta(hours=1),
+        )  # fmt: skip
+        set_token_value(token, raw)
+        token.save()
+    return raw
+
+
+@pytest.fixture
+def team_plan(tenant_a):
+    """Room for the matrix's staff (the trial plan has five seats)."""
+    from billing.models import Plan
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=tenant_a.pk).update(plan=Plan.objects.get(code="team"))
+
+
+def stored_document(tenant, uploader, *, name="report.txt", content=b"hello", state="available"):
+    """A document already scanned clean (or in ``state``), its bytes in storage."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+
+    from uploads import storage
+    from uploads.models import Document
+
+    with schema_context(tenant.schema_name):
+        document_id = uuid.uuid4()
+        key = storage.document_key(tenant.schema_name, document_id)
+        storage.documents_storage().save(key, ContentFile(content))
+        return Document.objects.create(
+            id=document_id, name=name, size=len(content), content_type="text/plain",
+            sha256=hashlib.sha256(content).hexdigest(), state=state, storage_key=key,
+            uploaded_by=uploader,
+        )  # fmt: skip
