@@ -24,7 +24,7 @@ _SALT = "api.cursor"
 
 def page_size_of(params) -> int:
     raw = params.get("page_size")
-    if raw in (None, ""):
+    if raw is None:
         return DEFAULT_PAGE_SIZE
     if not str(raw).isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise Problem(

@@ -113,8 +113,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             "forbidden", str(exc) or _("Your role does not allow this action.")
         )
     if isinstance(exc, DjangoValidationError):
+        # Raised by a service: the request was well-formed, the workspace's state refuses
+        # it (the last owner, the seat limit, one's own account).
         lines = exc.messages
-        return problem_response("validation", " ".join(lines), errors=lines)
+        return problem_response("conflict", " ".join(lines), errors=lines)
     if isinstance(exc, exceptions.NotAuthenticated):
         return problem_response(
             "unauthenticated",

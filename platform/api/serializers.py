@@ -127,8 +127,18 @@ class DocumentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="the document (multipart/form-data)")
 
 
+class StrictRegexField(serializers.RegexField):
+    """Text only: DRF would turn a JSON number into a string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class DocumentRenameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255, trim_whitespace=True)
+    # Any text: the service sanitises it (no path, no control characters) as for the page.
+    name = StrictRegexField(r"^[^\x00]+$", max_length=255, trim_whitespace=False)
 
 
 class ActorSerializer(serializers.Serializer):

@@ -67,6 +67,8 @@ def api_settings(
         "SERVE_INCLUDE_SCHEMA": False,
         "SCHEMA_PATH_PREFIX": r"/api/v1",
         "COMPONENT_SPLIT_REQUEST": True,
+        # PATCH bodies as documented, not with every field made optional.
+        "COMPONENT_SPLIT_PATCH": False,
         "SWAGGER_UI_DIST": "SIDECAR",
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
         "REDOC_DIST": "SIDECAR",
