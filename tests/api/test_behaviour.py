@@ -63,6 +63,10 @@ def test_problem_details_have_a_stable_type(tenant_a, machine):
 
 def test_cursor_pages_walk_every_row_once(tenant_a, owner_a, machine, fs_storage):
     _new, token = machine
+    from uploads.models import Document
+
+    with schema_context(tenant_a.schema_name):
+        Document.objects.all().delete()  # only this test's documents (rolled back after)
     made = {str(stored_document(tenant_a, owner_a, name=f"d{i}.txt").pk) for i in range(7)}
     client = client_for(tenant_a)
     seen, url, pages = [], "/api/v1/documents/?page_size=3", 0
