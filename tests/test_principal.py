@@ -17,7 +17,7 @@ from tests.audit.conftest import FakeTenant  # also declares the tests' own acti
 from tests.audit.helpers import capture_audit
 
 FACES = ["accounts.services", "audit.services", "backups.services", "signup.services",
-         "tenants.services", "uploads.services"]  # fmt: skip
+         "tenants.services", "uploads.services", "api.services"]  # fmt: skip
 
 # Public functions of the faces that change nothing a principal owns, with the reason.
 NOT_WRITES = {

@@ -11,15 +11,25 @@ class AppForm(forms.Form):
     grant_type = forms.ChoiceField(
         label=_("The app gets its tokens"),
         choices=[
-            (Application.GRANT_AUTHORIZATION_CODE, _("for each user who allows it (authorization code with PKCE)")),
-            (Application.GRANT_CLIENT_CREDENTIALS, _("for itself, as a machine integration (client credentials)")),
+            (
+                Application.GRANT_AUTHORIZATION_CODE,
+                _("for each user who allows it (authorization code with PKCE)"),
+            ),
+            (
+                Application.GRANT_CLIENT_CREDENTIALS,
+                _("for itself, as a machine integration (client credentials)"),
+            ),
         ],
-    )  # fmt: skip
+    )
     redirect_uris = forms.CharField(
-        label=_("Redirect URIs"), required=False, max_length=2000,
-        help_text=_("For apps acting for users: where users return after allowing it, one per line."),
+        label=_("Redirect URIs"),
+        required=False,
+        max_length=2000,
+        help_text=_(
+            "For apps acting for users: where users return after allowing it, one per line."
+        ),
         widget=forms.Textarea(attrs={"rows": 2}),
-    )  # fmt: skip
+    )
     scopes = forms.MultipleChoiceField(
         label=_("Scopes"), widget=forms.CheckboxSelectMultiple,
         choices=[(name, f"{name}: {_(text)}") for name, text in SCOPES.items()],

@@ -9,6 +9,7 @@ answers below 500 are kept; a failure frees the key for a retry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-KEY_PATTERN = re.compile(r"[!-~]{1,%d}" % MAX_KEY_LENGTH)  # visible ASCII
+KEY_PATTERN = re.compile(r"[!-~]{1,255}")  # visible ASCII, MAX_KEY_LENGTH at most
 _CLAIM_SECONDS = 120
 
 
@@ -39,7 +40,9 @@ def fingerprint(request) -> str:
     body counts by its fields and its files' names, sizes and SHA-256 (the boundary
     differs between retries)."""
     digest = hashlib.sha256()
-    digest.update(f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}".encode())
+    digest.update(
+        f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}".encode()
+    )
     if request.content_type and request.content_type.startswith("multipart/"):
         fields = sorted((k, v) for k in request.POST for v in request.POST.getlist(k))
         files = sorted(
@@ -147,7 +150,5 @@ def idempotent(method: Callable) -> Callable:
 
 
 def _forget(store: str) -> None:
-    try:
+    with contextlib.suppress(RedisError):
         redis_client().delete(store)
-    except RedisError:
-        pass

@@ -91,7 +91,9 @@ def app_rotate(request: HttpRequest, app_id: int) -> HttpResponse:
 def app_revoke(request: HttpRequest, app_id: int) -> HttpResponse:
     app = _app_or_404(app_id)
     services.app_revoke(actor=request.principal, app_id=app_id)
-    messages.success(request, _("Revoked “%(name)s”: its tokens no longer work.") % {"name": app.name})
+    messages.success(
+        request, _("Revoked “%(name)s”: its tokens no longer work.") % {"name": app.name}
+    )
     return redirect("api_pages:integrations")
 
 

@@ -109,9 +109,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ReadOnlyError):
         return problem_response("read-only", str(exc) or _("This access is read-only."))
     if isinstance(exc, PermissionDenied):
-        return problem_response(
-            "forbidden", str(exc) or _("Your role does not allow this action.")
-        )
+        return problem_response("forbidden", str(exc) or _("Your role does not allow this action."))
     if isinstance(exc, DjangoValidationError):
         # Raised by a service: the request was well-formed, the workspace's state refuses
         # it (the last owner, the seat limit, one's own account).

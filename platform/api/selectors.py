@@ -35,9 +35,7 @@ def _last_uses() -> dict[str, datetime]:
     except RedisError as exc:
         log.warning("api last use unreadable (%s)", type(exc).__name__)
         return {}
-    return {
-        key.decode(): datetime.fromtimestamp(int(value), tz=UTC) for key, value in raw.items()
-    }
+    return {key.decode(): datetime.fromtimestamp(int(value), tz=UTC) for key, value in raw.items()}
 
 
 def apps() -> list[AppRow]:

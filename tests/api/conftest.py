@@ -124,7 +124,7 @@ def bearer(token: dict | str) -> dict:
 
 
 def issue_token(tenant, new, user, scopes: list[str]) -> str:
-    """A token as the token endpoint would store it (for the scope × role matrix: the
+    """A token as the token endpoint would store it (for the scope x role matrix: the
     endpoint itself is covered end to end in test_oauth)."""
     from datetime import timedelta
 

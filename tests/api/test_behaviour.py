@@ -14,8 +14,15 @@ from audit.models import AuditEvent
 from tests.conftest import client_for
 from tests.uploads.conftest import CLAMD_STREAM_MAX, EICAR
 
-from .conftest import ALL_SCOPES, bearer, client_token, code_token, make_user, register
-from .conftest import stored_document
+from .conftest import (
+    ALL_SCOPES,
+    bearer,
+    client_token,
+    code_token,
+    make_user,
+    register,
+    stored_document,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -247,9 +254,11 @@ def test_the_audit_log_names_an_app_acting_alone(tenant_a, machine):
     assert (event.actor_type, event.actor_id) == ("api", str(new.application.pk))
     assert event.actor_display == new.application.name
     # and the API's audit list shows it, as a sentence
-    listed = client_for(tenant_a).get(
-        "/api/v1/audit-events/?action=staff.invited", **bearer(token)
-    ).json()["results"][0]
+    listed = (
+        client_for(tenant_a)
+        .get("/api/v1/audit-events/?action=staff.invited", **bearer(token))
+        .json()["results"][0]
+    )
     assert listed["actor"]["type"] == "api"
     assert new.application.name in listed["sentence"]
 

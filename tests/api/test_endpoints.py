@@ -1,4 +1,4 @@
-"""Every endpoint under the scope × role matrix: a token without the endpoint's scope
+"""Every endpoint under the scope x role matrix: a token without the endpoint's scope
 is refused whatever the role (403 insufficient-scope); with it, the user's role decides
 exactly as on the pages (403 forbidden for the roles the page refuses)."""
 
@@ -109,7 +109,9 @@ def _call(tenant, case: Case, token: str, ids: dict):
 def test_scope_and_role_must_both_allow(tenant_a, world, case, role):
     users, app, ids = world
     if case.scope:
-        without = issue_token(tenant_a, app, users[role], [s for s in ALL_SCOPES if s != case.scope])
+        without = issue_token(
+            tenant_a, app, users[role], [s for s in ALL_SCOPES if s != case.scope]
+        )
         refused = _call(tenant_a, case, without, ids)
         assert refused.status_code == 403, refused.content
         assert refused.json()["type"] == "urn:atrium:problem:insufficient-scope"
