@@ -548,12 +548,13 @@ def _event_filter(params) -> audit_selectors.EventFilter:
             errors.append(f"{name}: YYYY-MM-DD")
     word = params.get("action", "").strip()[:100]
     actions = tuple(registry.matching(word)) if word else ()
-    if word and not actions:
-        actions = ("",)  # an action nobody declared: no event has it
+    # A word the registry does not know is kept as the action itself: no event matches it.
+    unknown = word if word and not actions else ""
     if errors:
         raise Problem("validation", _("Some filters are not valid."), errors=errors)
     return audit_selectors.EventFilter(
         actor=params.get("actor", "").strip()[:255],
+        action=unknown,
         actions=actions,
         target=params.get("target", "").strip()[:255],
         since=days.get("since"),
