@@ -21,7 +21,6 @@ Run: ``make bench B=api`` (wrk from Debian's ``wrk`` package, which make bench i
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys

@@ -35,6 +35,20 @@ declare(
     sentence=_("%(actor)s deleted the workspace %(target)s: %(reason)s"),
 )
 declare(
+    "tenant.access_restricted",
+    target="tenants.tenant",
+    description=_(
+        "A workspace became read-only (billing or the vendor), or got one more reason to be."
+    ),
+    sentence=_("%(actor)s made the workspace %(target)s read-only: %(reason)s"),
+)
+declare(
+    "tenant.access_restored",
+    target="tenants.tenant",
+    description=_("A reason for a workspace to be read-only was lifted."),
+    sentence=_("%(actor)s lifted the read-only reason %(reason)s of the workspace %(target)s"),
+)
+declare(
     "tenant.spare_pool_refilled",
     target="",
     description=_("Pre-migrated spare schemas were added to the signup pool."),

@@ -1,6 +1,8 @@
 """Tenant, Domain and the pool of spare schemas, all in the public schema."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -22,6 +24,13 @@ class Tenant(TenantMixin):
     plan = models.ForeignKey(
         "billing.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="tenants"
     )
+    # Why the workspace may be read but not changed (``core.access.REASONS``); empty when
+    # it is writable. Changed only by ``tenant_restrict`` / ``tenant_unrestrict``.
+    read_only_reasons = ArrayField(
+        models.CharField(max_length=32), default=list, blank=True,
+        db_default=RawSQL("'{}'::varchar(32)[]", []),
+        verbose_name=_("read-only reasons"),
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -39,6 +48,10 @@ class Tenant(TenantMixin):
     @property
     def is_active(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    @property
+    def is_read_only(self) -> bool:
+        return bool(self.read_only_reasons)
 
 
 class Domain(DomainMixin):

@@ -30,12 +30,15 @@ class Route:
     slug: str
     name: str
     state: str
+    # Why the workspace is read-only (``core.access``): carried here so that the
+    # check on every write costs no SQL. A default, so routes cached before it unpickle.
+    read_only_reasons: tuple[str, ...] = ()
 
     def as_tenant(self) -> Tenant:
         """A Tenant instance built without a query (enough for routing and views)."""
         tenant = Tenant(
             id=self.tenant_id, schema_name=self.schema_name, slug=self.slug,
-            name=self.name, state=self.state,
+            name=self.name, state=self.state, read_only_reasons=list(self.read_only_reasons),
         )  # fmt: skip
         tenant._state.adding = False
         tenant._state.db = "default"
@@ -53,10 +56,10 @@ def _load(host: str) -> Route | None:
     row = (
         Domain.objects.filter(domain=host)
         .values_list("tenant_id", "tenant__schema_name", "tenant__slug", "tenant__name",
-                     "tenant__state")
+                     "tenant__state", "tenant__read_only_reasons")
         .first()
     )  # fmt: skip
-    return Route(*row) if row else None
+    return Route(*row[:5], read_only_reasons=tuple(row[5] or ())) if row else None
 
 
 def resolve_host(host: str) -> Route | None:

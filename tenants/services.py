@@ -7,6 +7,7 @@ audit event in the same transaction as its change.
 from core.principal import Principal, write_service
 
 from . import pool
+from .access import tenant_restrict, tenant_unrestrict
 from .creation import tenant_create, tenant_mark_ready
 from .lifecycle import (
     ALLOWED_TRANSITIONS,
@@ -32,6 +33,8 @@ __all__ = [
     "tenant_create",
     "tenant_mark_ready",
     "tenant_reactivate",
+    "tenant_restrict",
     "tenant_suspend",
     "tenant_transition",
+    "tenant_unrestrict",
 ]

@@ -26,6 +26,7 @@ NOT_WRITES = {
     "accounts.services.handoff_token_make": "signs a token, writes nothing",
     "accounts.services.handoff_token_redeem": "reads the user a token names",
     "audit.services.record": "the primitive every service calls",
+    "audit.services.record_in_both": "the primitive, in two chains",
     "audit.services.export_recorded": "records a read: read-only principals may export",
     "audit.services.known_chains": "reads",
     "audit.services.retention_days": "reads",

@@ -32,8 +32,16 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **extra) -> "User":
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
+        extra.setdefault("vendor_role", VendorRole.ADMIN)
         extra.setdefault("role", User.Role.OWNER)
         return self.create_user(email, password, **extra)
+
+
+class VendorRole(models.TextChoices):
+    VIEWER = "viewer", _("Viewer")
+    SUPPORT = "support", _("Support")
+    BILLING = "billing", _("Billing")
+    ADMIN = "admin", _("Admin")
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -48,6 +56,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MEMBER)
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("vendor staff"), default=False)
+    # Vendor staff only (public schema): what they may do in the console
+    # (``core.principal.VENDOR_ROLES``, checked by ``require_vendor_role``).
+    vendor_role = models.CharField(
+        _("vendor role"), max_length=16, choices=VendorRole.choices, blank=True, db_default=""
+    )
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
     # Empty: follow the browser's language / the workspace default time zone.
     language = models.CharField(_("language"), max_length=10, blank=True)

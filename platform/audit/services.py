@@ -41,6 +41,7 @@ __all__ = [
     "export_recorded",
     "known_chains",
     "record",
+    "record_in_both",
     "retention_apply",
     "retention_apply_chain",
     "retention_days",
@@ -158,6 +159,23 @@ def record(
     # The returned event holds exactly what PostgreSQL stored (dates etc. as strings).
     fields["changes"] = json.loads(fields["changes"])
     return AuditEvent(id=event_id, content_hash=digest, **fields)
+
+
+def record_in_both(
+    action: str,
+    *,
+    actor: Principal,
+    tenant,
+    target: Target = None,
+    changes: dict | None = None,
+) -> AuditEvent:
+    """Record ``action`` in the workspace's own chain and, when the caller is on the
+    public schema (the console, a command), in the platform's chain too: the vendor's
+    actions on a workspace are seen by both sides. Returns the workspace's event."""
+    event = record(action, actor=actor, target=target, changes=changes, tenant=tenant)
+    if _current_chain()[0] != tenant.schema_name:
+        record(action, actor=actor, target=target, changes=changes)
+    return event
 
 
 def export_recorded(*, actor: Principal, fmt: str, filters: Any = None, tenant=None) -> AuditEvent:

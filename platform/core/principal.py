@@ -26,6 +26,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeVar, runtime_checkable
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
+from .access import require_workspace_writable
 from .errors import ReadOnlyError
 
 
@@ -218,17 +219,54 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def write_service(func: Callable[P, R]) -> Callable[P, R]:
-    """Mark a service as a write: it refuses a read-only ``actor`` before doing anything.
+def write_service(
+    func: Callable[P, R] | None = None, *, read_only_workspace_ok: bool = False
+) -> Any:
+    """Mark a service as a write: it refuses a read-only ``actor`` before doing anything,
+    and a read-only workspace (``core.access``) unless ``read_only_workspace_ok`` (the
+    few writes a read-only workspace still needs: signing in, fixing the payment).
 
-    The mark (``__write_service__``) lets a test prove that every write service of
-    every package's public face refuses a read-only principal.
+    Used bare (``@write_service``) or with the option. The marks
+    (``__write_service__``, ``__read_only_workspace_ok__``) let a test prove that every
+    write service of every package's public face refuses both.
     """
 
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        require_writable(kwargs["actor"])  # type: ignore[arg-type]
-        return func(*args, **kwargs)
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            actor = kwargs["actor"]
+            require_writable(actor)  # type: ignore[arg-type]
+            if not read_only_workspace_ok:
+                require_workspace_writable(actor)
+            return func(*args, **kwargs)
 
-    wrapper.__write_service__ = True  # type: ignore[attr-defined]
-    return wrapper
+        wrapper.__write_service__ = True  # type: ignore[attr-defined]
+        wrapper.__read_only_workspace_ok__ = read_only_workspace_ok  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
+
+
+# --- vendor roles ------------------------------------------------------------------
+
+VENDOR_ROLES = ("viewer", "support", "billing", "admin")  # each includes the ones before
+
+
+def vendor_role(actor: Any) -> str:
+    """The vendor role of ``actor`` ("" unless vendor staff on the public site)."""
+    if not is_vendor_staff(actor):
+        return ""
+    user = getattr(actor, "vendor_user", None) or actor
+    return getattr(user, "vendor_role", "") or ""
+
+
+def require_vendor_role(actor: Any, role: str) -> None:
+    """Raise ``PermissionDenied`` unless ``actor`` is vendor staff with at least ``role``
+    (``VENDOR_ROLES`` order). The system (commands, tasks) passes."""
+    if getattr(getattr(actor, "audit_actor", None), "type", "") == "system":
+        return
+    held = vendor_role(actor)
+    if not held or VENDOR_ROLES.index(held) < VENDOR_ROLES.index(role):
+        raise PermissionDenied(
+            _("This needs the vendor role “%(role)s” or higher.") % {"role": role}
+        )

@@ -43,7 +43,7 @@ def profile_update(*, actor: Principal, full_name: str, language: str, time_zone
     return user
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def password_change(
     *, actor: Principal, current_password: str, new_password: str, current_session_key: str | None
 ) -> User:
@@ -140,7 +140,7 @@ def email_change_confirm(*, actor: Principal, token: str) -> User:
     return user
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def password_reset_request(*, actor: Principal, email: str) -> None:
     """Queue a reset link for ``email``. The caller answers the same either way, and
     the worker looks the account up and mails the link, so neither the answer nor the
@@ -162,7 +162,7 @@ def password_reset_request(*, actor: Principal, email: str) -> None:
         )
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def password_reset_complete(*, actor: User, new_password: str) -> User:
     """Set the password chosen through a valid reset link; end every session and clear
     any sign-in lockout of the account. ``actor`` is the account the link proved."""

@@ -43,7 +43,7 @@ def _normalise(token: str) -> str:
     return "".join(token.split()).lower()
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def totp_device_setup(*, actor: Principal) -> TOTPDevice:
     """The unconfirmed authenticator being set up (made on first call, reused after)."""
     user = permissions.credential_owner(actor)
@@ -63,7 +63,7 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def totp_enable(
     *, actor: Principal, token: str, current_session_key: str | None
 ) -> list[str] | None:
@@ -93,7 +93,7 @@ def totp_enable(
     return codes
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def two_factor_disable(*, actor: Principal, password: str) -> None:
     """Turn the actor's own second factor off (the password is required)."""
     user = permissions.credential_owner(actor)
@@ -108,7 +108,7 @@ def two_factor_disable(*, actor: Principal, password: str) -> None:
             audit.record("user.2fa_disabled", actor=actor, target=user, changes={"by_admin": False})
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def recovery_codes_regenerate(*, actor: Principal, password_or_code: str) -> list[str]:
     """Replace the recovery codes (the old ones stop working). A live session is not
     enough: ``password_or_code`` must be the actor's password or a current code from
@@ -142,7 +142,7 @@ def recovery_codes_regenerate(*, actor: Principal, password_or_code: str) -> lis
     return codes
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def second_factor_verify(*, actor: User, token: str):
     """The device that accepts ``token`` (authenticator code or unused recovery code), or
     None. A recovery code is spent by its use. ``actor``: the user signing in, whose
@@ -186,7 +186,7 @@ def workspace_policy_update(*, actor: Principal, require_2fa: bool) -> Workspace
     return policy
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def lockout_record(*, actor: Principal, username: str, ip: str | None) -> None:
     """Audit a django-axes lockout of ``username`` from ``ip``."""
     user = User.objects.filter(email=(username or "").lower()).first()

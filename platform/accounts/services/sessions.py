@@ -29,7 +29,7 @@ def _store():
     return import_module(settings.SESSION_ENGINE).SessionStore()
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def session_track(
     *,
     actor: Principal,
@@ -60,7 +60,7 @@ def session_needs_refresh(last_written: float) -> bool:
     return time.time() - last_written >= LAST_SEEN_RESOLUTION.total_seconds()
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def session_forget(*, actor: Principal, session_key: str | None) -> None:
     """Drop the row of a session that signed out."""
     if session_key:
@@ -80,7 +80,7 @@ def end_all_sessions(user: User, *, except_key: str | None = None) -> int:
     return len(keys)
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def session_revoke(*, actor: Principal, session_id: int, current_key: str | None) -> UserSession:
     """Sign the actor out of one of their other sessions."""
     user = acting_user(actor)
@@ -99,7 +99,7 @@ def session_revoke(*, actor: Principal, session_id: int, current_key: str | None
     return row
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def sessions_revoke_others(*, actor: Principal, current_key: str | None) -> int:
     """Sign the actor out everywhere but the current session."""
     user = acting_user(actor)

@@ -291,7 +291,7 @@ def staff_change_role(*, actor: Principal, user: User, role: str) -> User:
     return target
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def staff_deactivate(*, actor: Principal, user: User) -> User:
     """Stop ``user`` signing in and end all of their sessions at once."""
     with transaction.atomic():
@@ -333,7 +333,7 @@ def staff_reactivate(*, actor: Principal, user: User) -> User:
     return target
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def staff_unlock(*, actor: Principal, user: User) -> int:
     """Clear django-axes' failed sign-ins for ``user`` (from every ip)."""
     permissions.require(permissions.can_act_on(actor, user))
@@ -345,7 +345,7 @@ def staff_unlock(*, actor: Principal, user: User) -> int:
     return cleared
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def staff_reset_two_factor(*, actor: Principal, user: User) -> int:
     """Remove ``user``'s second factors (lost phone); they set 2FA up again."""
     with transaction.atomic():
