@@ -34,6 +34,8 @@ ALLOWED_IN_READ_ONLY = {
     "staff_unlock": "letting a locked-out person sign in",
     "staff_reset_two_factor": "letting a person who lost their phone sign in",
     "staff_deactivate": "locking a departed person out",
+    "app_revoke": "ending an integration's access",
+    "authorization_revoke": "withdrawing an app's access to one's own account",
 }
 
 REFUSING = [

@@ -151,7 +151,8 @@ def app_secret_rotate(*, actor: Principal, app_id: int) -> NewSecret:
     return NewSecret(application=app, client_secret=secret)
 
 
-@write_service
+# Ending access is always possible, in a read-only workspace too (as deactivating is).
+@write_service(read_only_workspace_ok=True)
 def app_revoke(*, actor: Principal, app_id: int) -> None:
     """Remove the app: every token, refresh token and grant of it stops working now."""
     _require_admin(actor)
@@ -185,7 +186,7 @@ def app_authorize(*, actor: Principal, client_id: str, scopes: list[str]) -> App
     return app
 
 
-@write_service
+@write_service(read_only_workspace_ok=True)
 def authorization_revoke(*, actor: Principal, app_id: int) -> int:
     """Withdraw an app's access to the actor's own account: their tokens of it end now."""
     user = acting_user(actor)

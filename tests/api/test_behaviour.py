@@ -294,3 +294,22 @@ def test_an_app_never_gets_more_than_its_creators_role(tenant_a, owner_a):
     assert me["role"] == "member"  # capped at the creator's current role
     with pytest.raises(PermissionDenied):
         register(tenant_a, make_user(tenant_a, "mo@alpha.test", "member"), role="admin")
+
+
+def test_a_read_only_workspace_refuses_api_writes_but_serves_reads(
+    tenant_a, machine, django_capture_on_commit_callbacks
+):
+    from core.principal import SYSTEM
+    from tenants.services import tenant_restrict
+
+    _new, token = machine
+    with django_capture_on_commit_callbacks(execute=True):  # the cached route forgets
+        tenant_restrict(actor=SYSTEM, tenant_id=tenant_a.pk, reason="payment_overdue")
+    client = client_for(tenant_a)
+    refused = client.post(
+        "/api/v1/invitations/", {"emails": ["ro@alpha.test"], "role": "member"},
+        content_type="application/json", **bearer(token),
+    )  # fmt: skip
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["type"] == "urn:atrium:problem:read-only"
+    assert client.get("/api/v1/workspace", **bearer(token)).status_code == 200
