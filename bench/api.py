@@ -8,7 +8,7 @@ loopback serves, in turns:
 * view: ``GET /bench/documents`` (``bench/_apisite``), the same 20 documents as JSON from
   a plain Django view behind ``login_required`` and the session cookie.
 
-wrk (16 connections, 2 threads) warms each up and loads it for ``BENCH_DURATION``
+wrk (8 connections, 2 threads, 10 s timeout: the machine is shared) warms each up and loads it for ``BENCH_DURATION``
 seconds (default 10); the two take turns for ``BENCH_ROUNDS`` rounds (default 3), and the
 ratio is the median of each round's api/view ratio. In-process, the statements one API
 request sends are counted (Django's ``CaptureQueriesContext``), the token lookup among
@@ -35,7 +35,7 @@ DB_NAME = "bench_api"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARMUP = 3
-CONNECTIONS = 16
+CONNECTIONS = 8
 WORKERS = 2
 SLUG = "acme"
 DOCUMENTS = 20
@@ -192,7 +192,8 @@ def _wait_until_serving(url: str, host: str, header: str, timeout: float = 60) -
 
 def _wrk(url: str, host: str, header: str, seconds: int) -> float:
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-H", f"Host: {host}",
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+         "-H", f"Host: {host}",
          "-H", header, url],
         capture_output=True, text=True, timeout=seconds + 30, check=True,
     )  # fmt: skip

@@ -313,3 +313,21 @@ def test_a_read_only_workspace_refuses_api_writes_but_serves_reads(
     assert refused.status_code == 403, refused.content
     assert refused.json()["type"] == "urn:atrium:problem:read-only"
     assert client.get("/api/v1/workspace", **bearer(token)).status_code == 200
+
+
+def test_an_upload_over_the_file_limit_is_a_413_and_leaves_nothing(
+    tenant_a, machine, fs_storage, settings
+):
+    settings.UPLOADS_SCANNER_MAX_BYTES = 1000  # the per-file limit is the smaller one
+    _new, token = machine
+    response = client_for(tenant_a).post(
+        "/api/v1/documents/", {"file": SimpleUploadedFile("big.bin", b"x" * 5000)},
+        **bearer(token),
+    )  # fmt: skip
+    assert response.status_code == 413, response.content
+    assert response.json()["type"] == "urn:atrium:problem:too-large"
+    from uploads.models import Document
+
+    with schema_context(tenant_a.schema_name):
+        assert not Document.objects.filter(name="big.bin").exists()
+    assert not list(fs_storage["root"].rglob("*"))  # nothing reached quarantine

@@ -124,13 +124,12 @@ def test_pkce_is_required(tenant_a, owner_a):
         {"response_type": "code", "client_id": new.application.client_id,
          "redirect_uri": REDIRECT, "scope": "workspace:read"},
     )  # fmt: skip
-    # No challenge: refused, and no code is ever issued.
-    location = page.get("Location", "")
-    assert "code=" not in location
-    if page.status_code == 302:
-        assert parse_qs(urlparse(location).query)["error"] == ["invalid_request"]
-    else:
-        assert "code_challenge" in page.content.decode().lower() or page.status_code >= 400
+    # No challenge: refused back to the app, and no code is ever issued.
+    assert page.status_code == 302
+    query = parse_qs(urlparse(page["Location"]).query)
+    assert query["error"] == ["invalid_request"]
+    assert "challenge" in query["error_description"][0].lower()
+    assert "code" not in query
 
 
 def test_a_wrong_code_verifier_is_refused(tenant_a, owner_a):
