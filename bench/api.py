@@ -11,9 +11,10 @@ loopback serves, in turns:
 wrk (8 connections, 2 threads, 10 s timeout: the machine is shared) warms each up and
 loads it for ``BENCH_DURATION`` seconds (default 10); the two take turns for
 ``BENCH_ROUNDS`` rounds (default 3), and the ratio is the median of each round's
-api/view ratio. In-process, the statements one API request sends are counted (Django's ``CaptureQueriesContext``), the token lookup among
-them. The plan's ``api_requests_per_minute`` is raised for the run (the limiter still
-counts every request). Last line: ``{"api_rps", "view_rps", "ratio", "sql_per_request"}``.
+api/view ratio. In-process, the statements one API request sends are counted
+(Django's ``CaptureQueriesContext``), the token lookup among them. The plan's
+``api_requests_per_minute`` is raised for the run (the limiter still counts every
+request). Last line: ``{"api_rps", "view_rps", "ratio", "sql_per_request"}``.
 
 Run: ``make bench B=api`` (wrk from Debian's ``wrk`` package, which make bench installs).
 """
