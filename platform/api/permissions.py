@@ -3,8 +3,10 @@
 token must carry them. The user's role is then checked by the service the view calls
 (the same checks as the pages), so both must allow an action."""
 
-from django.utils.translation import gettext as _
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
+
+from core.principal import require_scope
 
 from .problems import Problem
 
@@ -21,11 +23,9 @@ class ScopesAndRole(BasePermission):
         if request.auth is None:
             return False  # DRF answers 401 (NotAuthenticated)
         scope = required_scope(view, request.method)
-        principal = request._request.principal
-        if scope and not principal.has_scope(scope):
-            raise Problem(
-                "insufficient-scope",
-                _("This token lacks the scope %(scope)s.") % {"scope": scope},
-                required_scope=scope,
-            )
+        if scope:
+            try:
+                require_scope(request._request.principal, scope)
+            except PermissionDenied as exc:
+                raise Problem("insufficient-scope", str(exc), required_scope=scope) from None
         return True

@@ -358,7 +358,7 @@ class DocumentListView(ApiView):
         found, cursor = keyset_page(
             rows, params=params, fields=["created_at", "id"], list_name="documents"
         )
-        return Response(paged(request, s.DocumentSerializer(found, many=True).data, cursor))
+        return Response(paged(request, [s.document_json(d) for d in found], cursor))
 
     @extend_schema(
         request={"multipart/form-data": s.DocumentUploadSerializer},
@@ -423,7 +423,7 @@ class DocumentListView(ApiView):
         finally:
             for upload in request.FILES.getlist("file"):
                 upload.close()
-        response = Response(s.DocumentSerializer(document).data, status=202)
+        response = Response(s.document_json(document), status=202)
         response["Location"] = request.build_absolute_uri(f"{request.path}{document.pk}/")
         return response
 
@@ -451,7 +451,7 @@ class DocumentDetailView(ApiView):
     @extend_schema(responses=s.DocumentSerializer, summary="One document")
     def get(self, request, pk):
         uploads_services_member_check(request)
-        return Response(s.DocumentSerializer(_document(pk)).data)
+        return Response(s.document_json(_document(pk)))
 
     @extend_schema(
         request=s.DocumentRenameSerializer, responses=s.DocumentSerializer, summary="Rename"
@@ -465,7 +465,7 @@ class DocumentDetailView(ApiView):
             document_id=_document(pk).pk,
             name=data.validated_data["name"],
         )
-        return Response(s.DocumentSerializer(document).data)
+        return Response(s.document_json(document))
 
     @extend_schema(
         request=None, responses={200: s.DocumentSerializer}, summary="Delete (restorable)"
@@ -476,7 +476,7 @@ class DocumentDetailView(ApiView):
             actor=_principal(request),
             document_id=_document(pk).pk,
         )
-        return Response(s.DocumentSerializer(document).data)
+        return Response(s.document_json(document))
 
 
 class DocumentRestoreView(ApiView):
@@ -490,7 +490,7 @@ class DocumentRestoreView(ApiView):
             actor=_principal(request),
             document_id=_document(pk, deleted_too=True).pk,
         )
-        return Response(s.DocumentSerializer(document).data)
+        return Response(s.document_json(document))
 
 
 class DocumentDownloadView(ApiView):

@@ -331,3 +331,12 @@ def test_an_upload_over_the_file_limit_is_a_413_and_leaves_nothing(
     with schema_context(tenant_a.schema_name):
         assert not Document.objects.filter(name="big.bin").exists()
     assert not list(fs_storage["root"].rglob("*"))  # nothing reached quarantine
+
+
+def test_the_fast_document_json_is_the_serializers_output(tenant_a, owner_a, fs_storage):
+    from api.serializers import DocumentSerializer, document_json
+
+    for state in ("available", "blocked"):
+        document = stored_document(tenant_a, owner_a, state=state)
+        with schema_context(tenant_a.schema_name):
+            assert document_json(document) == DocumentSerializer(document).data
