@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -57,6 +57,8 @@ def integrations(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             apply_errors(form, exc)
+        except PermissionDenied as exc:  # a role above the admin's own
+            form.add_error("role", str(exc))
         else:
             return _secret_page(request, new, created=True)
     return render(

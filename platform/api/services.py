@@ -175,11 +175,13 @@ def app_revoke(*, actor: Principal, app_id: int) -> None:
 def app_authorize(*, actor: Principal, client_id: str, scopes: list[str]) -> Application:
     """Record the user's consent (the grant itself is django-oauth-toolkit's, in the same
     transaction: the consent view calls this inside it)."""
-    user = acting_user(actor)
+    acting_user(actor)
+    if actor.audit_impersonator is not None:  # a support session or an app: never
+        raise PermissionDenied(_("Only the account's owner can allow an app to act for them."))
     app = Application.objects.get(client_id=client_id)
     audit.record(
         "api_app.authorized",
-        actor=user,
+        actor=actor,
         target=_target(app),
         changes={"scopes": " ".join(scopes)},
     )
