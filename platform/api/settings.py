@@ -19,7 +19,7 @@ SCOPES = {
 
 
 def api_settings(
-    *, access_token_seconds: int, refresh_token_seconds: int
+    *, access_token_seconds: int, refresh_token_seconds: int, debug: bool = False
 ) -> tuple[dict, dict, dict]:
     """``OAUTH2_PROVIDER``, ``REST_FRAMEWORK`` and ``SPECTACULAR_SETTINGS``."""
     oauth2 = {
@@ -27,17 +27,22 @@ def api_settings(
         "DEFAULT_SCOPES": ["workspace:read"],
         # Authorization code only with PKCE (S256); client credentials need none.
         "PKCE_REQUIRED": True,
-        "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+        # Plain http redirect URIs only while developing (make run).
+        "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if debug else ["https"],
         "ACCESS_TOKEN_EXPIRE_SECONDS": access_token_seconds,
         "REFRESH_TOKEN_EXPIRE_SECONDS": refresh_token_seconds,
         "ROTATE_REFRESH_TOKEN": True,
         # A rotated refresh token used again ends its whole family (a stolen copy).
         "REFRESH_TOKEN_REUSE_PROTECTION": True,
-        # Tokens are stored as their SHA-256 only (RFC 9700); PKCE with S256 only.
+        # RFC 9700 (the OAuth 2.0 security BCP): tokens stored as their SHA-256 only,
+        # PKCE with S256 only, no implicit or password grant, tokens in the
+        # Authorization header only, `iss` in authorization responses.
         "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
         "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
-        # A refresh token used twice revokes nothing else; a short grace for retries.
-        "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 30,
+        "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+        "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
         "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
         "OAUTH2_VALIDATOR_CLASS": "api.oauth.Validator",
         "REQUEST_APPROVAL_PROMPT": "force",

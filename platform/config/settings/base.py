@@ -482,6 +482,7 @@ API_IDEMPOTENCY_SECONDS = int(env("API_IDEMPOTENCY_SECONDS", str(24 * 3600)))
 OAUTH2_PROVIDER, REST_FRAMEWORK, SPECTACULAR_SETTINGS = api_settings(
     access_token_seconds=API_ACCESS_TOKEN_SECONDS,
     refresh_token_seconds=API_REFRESH_TOKEN_SECONDS,
+    debug=DEBUG,
 )
 # DOT's stock models, named (never swapped: swapping breaks its migration order).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
