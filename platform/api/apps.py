@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from .lazy import defer_jwcrypto
+
+# Before any app's models are imported (django-oauth-toolkit's import jwcrypto).
+defer_jwcrypto()
+
 
 class ApiConfig(AppConfig):
     name = "api"

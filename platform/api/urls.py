@@ -4,9 +4,10 @@ host has none of them, so ``/o/`` and ``/api/`` are 404 there): ``api_urls`` und
 as django-oauth-toolkit expects) and ``page_urls`` (namespace ``api_pages``)."""
 
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import oauth, pages, views
+from . import pages, views
 
 v1 = [
     path("me", views.MeView.as_view(), name="me"),
@@ -33,11 +34,30 @@ v1 = [
     path("audit-events/export", views.AuditExportView.as_view(), name="audit-event-export"),
 ]  # fmt: skip
 
+
+def _oauth_view(name: str, *, csrf: bool = True):
+    """django-oauth-toolkit's views import jwcrypto and cryptography (``api.lazy``):
+    imported by the first request to ``/o/``, not when the URLs load."""
+    view = None
+
+    def dispatch(request, *args, **kwargs):
+        nonlocal view
+        if view is None:
+            from . import oauth
+
+            view = getattr(oauth, name).as_view()
+        return view(request, *args, **kwargs)
+
+    return dispatch if csrf else csrf_exempt(dispatch)
+
+
 oauth_urls = [
-    path("authorize/", oauth.ConsentView.as_view(), name="authorize"),
-    path("token/", oauth.LimitedTokenView.as_view(), name="token"),
-    path("revoke_token/", oauth.LimitedRevokeTokenView.as_view(), name="revoke-token"),
-]
+    path("authorize/", _oauth_view("ConsentView"), name="authorize"),
+    # Clients authenticate with their credentials, not a session: no CSRF (as DOT's own).
+    path("token/", _oauth_view("LimitedTokenView", csrf=False), name="token"),
+    path("revoke_token/", _oauth_view("LimitedRevokeTokenView", csrf=False),
+         name="revoke-token"),
+]  # fmt: skip
 
 api_urls = [
     path("v1/", include(v1)),
