@@ -34,6 +34,8 @@ from .idempotency import idempotent
 from .pagination import keyset_page, paged
 from .problems import Problem
 
+# Free text in a query: anything but NUL (PostgreSQL text cannot hold it).
+TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
 STATE_PARAM = OpenApiParameter(
     "state", str, enum=s.DOCUMENT_STATES, description="only documents in this state"
 )
@@ -70,6 +72,9 @@ class ApiView(APIView):
     def initial(self, request, *args, **kwargs) -> None:
         self.rate_headers: dict[str, str] = {}
         super().initial(request, *args, **kwargs)
+        # PostgreSQL text cannot hold NUL: a filter with one is refused, not a 500.
+        if any("\x00" in v for _name, values in request.query_params.lists() for v in values):
+            raise Problem("validation", _("Parameters cannot contain NUL characters."))
         principal = _principal(request)
         workspace = current_workspace()
         per_minute = limits.per_minute(workspace.tenant_id, lambda: plan_for(current_tenant()))
@@ -173,7 +178,7 @@ class StaffListView(ApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, description="part of a name or email"),
+            OpenApiParameter("q", TEXT, description="part of a name or email"),
             OpenApiParameter("role", str, enum=s.ROLE_CHOICES),
             OpenApiParameter("status", str, enum=["active", "deactivated", "locked"]),
             *CURSOR_PARAMS,
@@ -529,9 +534,9 @@ class DocumentDownloadView(ApiView):
 # --- audit log -----------------------------------------------------------------------
 
 AUDIT_PARAMS = [
-    OpenApiParameter("actor", str, description="actor id, or part of its name"),
-    OpenApiParameter("action", str, description="an action, or a group such as auth"),
-    OpenApiParameter("target", str, description="target id, or part of its name"),
+    OpenApiParameter("actor", TEXT, description="actor id, or part of its name"),
+    OpenApiParameter("action", TEXT, description="an action, or a group such as auth"),
+    OpenApiParameter("target", TEXT, description="target id, or part of its name"),
     OpenApiParameter("since", date, description="from this day (inclusive)"),
     OpenApiParameter("until", date, description="to this day (inclusive)"),
 ]

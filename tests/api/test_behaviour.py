@@ -340,3 +340,11 @@ def test_the_fast_document_json_is_the_serializers_output(tenant_a, owner_a, fs_
         document = stored_document(tenant_a, owner_a, state=state)
         with schema_context(tenant_a.schema_name):
             assert document_json(document) == DocumentSerializer(document).data
+
+
+def test_a_nul_in_a_filter_is_a_400_not_a_server_error(tenant_a, machine):
+    _new, token = machine
+    for path in ("/api/v1/audit-events/export?action=a%00b", "/api/v1/staff/?q=%00"):
+        response = client_for(tenant_a).get(path, **bearer(token))
+        assert response.status_code == 400, response.content
+        assert response.json()["type"] == "urn:atrium:problem:validation"
