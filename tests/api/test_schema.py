@@ -94,5 +94,8 @@ def test_schemathesis_finds_nothing(live_server, tmp_path, monkeypatch):
         "--no-color",
         "--workers", "1",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    # In the test's folder: schemathesis keeps a cache (.schemathesis/) where it runs.
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]
