@@ -12,7 +12,7 @@ export STRIPE_EMULATOR_PORT ?= 12111
 # DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
 SERVICES := PY=$(PY) deploy/local/services.sh
 
-.PHONY: install run test lint format bench services stop-services lock clean \
+.PHONY: install run test lint format bench services stop-services lock clean openapi \
 	citus citus-up citus-down test-citus
 
 # requirements.lock is what production installs (deploy/Dockerfile); requirements-dev.lock
@@ -69,6 +69,11 @@ test-citus: services citus-up
 	@$(CITUS) createdb test_atrium_citus
 	DATABASE_URL=$$($(CITUS) url atrium) TEST_DB_NAME=test_atrium_citus \
 	  $(VENV)/bin/pytest --reuse-db $(CITUS_TESTS) $(PYTEST_ARGS)
+
+# The API's OpenAPI schema, committed (tests/api/test_schema.py fails when it is stale).
+openapi: install
+	DJANGO_DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn \
+	  --file platform/api/openapi.yaml
 
 # `make bench` runs every benchmark; `make bench B=provisioning` runs bench/provisioning.py.
 # Each prints its figures and, last, one JSON line.

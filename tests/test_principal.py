@@ -17,8 +17,8 @@ from tests.audit.conftest import FakeTenant  # also declares the tests' own acti
 from tests.audit.helpers import capture_audit
 
 FACES = ["accounts.services", "audit.services", "backups.services", "signup.services",
-         "tenants.services", "uploads.services", "billing.services", "support.services",
-         "offboarding.services", "console.services"]  # fmt: skip
+         "tenants.services", "uploads.services", "billing.services", "api.services",
+         "support.services", "offboarding.services", "console.services"]  # fmt: skip
 
 # Public functions of the faces that change nothing a principal owns, with the reason.
 NOT_WRITES = {

@@ -44,6 +44,8 @@ ALLOWED_IN_READ_ONLY = {
     "subscription_cancel": "deciding about the subscription",
     "subscription_resume": "deciding about the subscription",
     "seats_record": "the seat ledger following an allowed staff change (deactivation)",
+    "app_revoke": "ending an integration's access",
+    "authorization_revoke": "withdrawing an app's access to one's own account",
 }
 
 REFUSING = [

@@ -2,6 +2,9 @@
 
 from django.urls import include, path
 
+from api.urls import api_urls, oauth_urls
+from api.urls import page_urls as api_page_urls
+
 from . import dashboard
 
 handler400 = "core.error_pages.bad_request"
@@ -17,4 +20,8 @@ urlpatterns = [
     path("", include("support.urls")),
     path("", include("offboarding.urls")),
     path("", include("billing.urls")),
+    # The integration API (/api/, /o/) and its pages; workspace hosts only.
+    path("api/", include((api_urls, "api"))),
+    path("o/", include((oauth_urls, "oauth2_provider"))),
+    path("", include(api_page_urls)),
 ]

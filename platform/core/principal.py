@@ -143,10 +143,18 @@ class AppPrincipal:
     user: Any = None
     scopes: frozenset[str] = frozenset()
     read_only: bool = False
+    # Client credentials: the app acts alone (``user`` is None) with the permissions of
+    # this user row: its creator's, with the role capped at what the creator gave the
+    # app (never more than the creator's own). The audit log still names the app.
+    role_of: Any = None
 
     @property
     def acting_user(self) -> Any:
-        return self.user
+        return self.user if self.user is not None else self.role_of
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the token this principal came from was granted ``scope``."""
+        return scope in self.scopes
 
     @property
     def _app_actor(self) -> Actor:
@@ -187,6 +195,17 @@ def is_platform(actor: Any) -> bool:
 def is_vendor_staff(actor: Any) -> bool:
     """Whether ``actor`` is a vendor staff member on the public site (not in a workspace)."""
     return getattr(getattr(actor, "audit_actor", None), "type", "") == "vendor"
+
+
+def require_scope(actor: Any, scope: str) -> None:
+    """Raise ``PermissionDenied`` when ``actor`` is an app whose token lacks ``scope``.
+
+    Scopes only narrow: a user (or any principal that is no app) passes, and an app
+    that has the scope still needs its user's role to allow the action (the service
+    checks that)."""
+    has_scope = getattr(actor, "has_scope", None)
+    if has_scope is not None and not has_scope(scope):
+        raise PermissionDenied(_("This token lacks the scope %(scope)s.") % {"scope": scope})
 
 
 def require_writable(actor: Principal) -> None:

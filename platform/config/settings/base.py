@@ -103,8 +103,14 @@ TENANT_APPS = [
     "accounts",
     "uploads",
     *ACCOUNT_SECURITY_APPS,
+    # The integration API (platform/api): OAuth2 apps and tokens live in each workspace's
+    # schema, never the public one (api before oauth2_provider: its consent template wins).
+    "api",
+    "oauth2_provider",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# Libraries without models of their own (the API's framework, schema, offline UI assets).
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar"]
 
 MIDDLEWARE = [
     # First: health probes and /metrics before routing and host validation; then the
@@ -504,6 +510,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "offboarding.tasks.requeue_stale_exports",
         "schedule": 300.0,
     },
+}
+
+# --- Integration API (see platform/api/README.md) ----------------------------
+
+from api.settings import api_settings  # noqa: E402 - after the values it reads
+
+API_ACCESS_TOKEN_SECONDS = int(env("API_ACCESS_TOKEN_SECONDS", "3600"))
+API_REFRESH_TOKEN_SECONDS = int(env("API_REFRESH_TOKEN_SECONDS", str(30 * 24 * 3600)))
+# Token endpoint requests per client ip and minute (client secrets are hashed slowly).
+API_TOKEN_RATE = int(env("API_TOKEN_RATE", "30"))
+API_IDEMPOTENCY_SECONDS = int(env("API_IDEMPOTENCY_SECONDS", str(24 * 3600)))
+OAUTH2_PROVIDER, REST_FRAMEWORK, SPECTACULAR_SETTINGS = api_settings(
+    access_token_seconds=API_ACCESS_TOKEN_SECONDS,
+    refresh_token_seconds=API_REFRESH_TOKEN_SECONDS,
+    debug=DEBUG,
+)
+# DOT's stock models, named (never swapped: swapping breaks its migration order).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+CELERY_BEAT_SCHEDULE["api-clear-expired-tokens"] = {
+    "task": "api.tasks.clear_expired_tokens",
+    "schedule": 3600.0,
 }
 
 # --- Audit log (see platform/audit/README.md) ----------------------------------

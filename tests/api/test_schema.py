@@ -1,0 +1,101 @@
+"""The OpenAPI schema: committed and current, served live with this workspace's URLs,
+its documentation offline, and the live API fuzzed against it (schemathesis, bounded)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from django.conf import settings
+from django.core.management import call_command
+
+from api import limits
+from core.principal import SYSTEM
+from signup.services import tenant_provision
+from tenants.models import Tenant
+from tests.conftest import PASSWORD, client_for, user_of
+
+from .conftest import client_token, register
+
+pytestmark = pytest.mark.django_db
+COMMITTED = Path(settings.BASE_DIR) / "platform" / "api" / "openapi.yaml"
+
+
+def test_the_committed_schema_is_current(tmp_path):
+    generated = tmp_path / "openapi.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(generated))
+    assert generated.read_text() == COMMITTED.read_text(), "stale schema: run `make openapi`"
+
+
+def test_the_schema_documents_scopes_and_every_error():
+    schema = yaml.safe_load(COMMITTED.read_text())
+    flows = schema["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert set(flows) == {"authorizationCode", "clientCredentials"}
+    assert "staff:write" in flows["clientCredentials"]["scopes"]
+    invite = schema["paths"]["/api/v1/invitations/"]["post"]
+    assert invite["security"] == [{"oauth2": ["staff:write"]}]
+    for path in schema["paths"].values():
+        for operation in path.values():
+            codes = set(operation["responses"])
+            assert {"400", "401", "403", "404", "409", "413", "415", "429"} <= codes
+
+
+def test_the_live_schema_names_this_workspace(tenant_a):
+    response = client_for(tenant_a).get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["servers"][0]["url"] == "http://alpha.localhost"
+    token_url = schema["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+    assert token_url["tokenUrl"] == "http://alpha.localhost/o/token/"
+
+
+def test_swagger_ui_and_redoc_are_served_offline(tenant_a):
+    for path in ("/api/docs/", "/api/redoc/"):
+        page = client_for(tenant_a).get(path)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "drf_spectacular_sidecar" in html  # our own static files
+        assert "cdn." not in html and "unpkg" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_nothing(live_server, tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "per_minute", lambda tenant_id, load: 100_000)
+    # A workspace of its own: the fuzzer's documents, staff and (append-only) audit
+    # events never meet the other tests' workspaces.
+    tenant_provision(
+        actor=SYSTEM, slug="fuzz", name="Fuzz", owner_email="owner@fuzz.test",
+        owner_password=PASSWORD,
+    )  # fmt: skip
+    fuzz = Tenant.objects.get(slug="fuzz")
+    owner = user_of(fuzz, "owner@fuzz.test")
+    token = client_token(fuzz, register(fuzz, owner, role="admin"))["access_token"]
+    host = "fuzz.localhost"
+    live = requests.get(f"{live_server.url}/api/schema/", headers={"Host": host}, timeout=30)
+    assert live.status_code == 200
+    schema_file = tmp_path / "schema.yaml"
+    schema_file.write_bytes(live.content)
+    command = [
+        str(Path(sys.executable).with_name("st")),
+        "--config-file", str(Path(__file__).with_name("schemathesis.toml")),
+        "run", str(schema_file),
+        "--url", live_server.url,
+        "--header", f"Host: {host}",
+        "--header", f"Authorization: Bearer {token}",
+        "--checks", "all",
+        "--max-examples", "8",
+        "--seed", "1",
+        "--request-timeout", "20",
+        "--max-time", "50",
+        "--no-color",
+        "--workers", "1",
+    ]  # fmt: skip
+    # In the test's folder: schemathesis keeps a cache (.schemathesis/) where it runs.
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]
