@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
 
 import audit.services as audit
 from core import queue
@@ -55,6 +56,7 @@ __all__ = [
     "plan_comp",
     "plans_sync",
     "reconcile_all",
+    "register_owner_recipients",
     "register_usage",
     "seats_push",
     "seats_record",
@@ -88,6 +90,26 @@ _usage: dict[str, tuple[Callable[[], int], str]] = {}
 def register_usage(name: str, read: Callable[[], int], plan_field: str) -> None:
     """Let ``plan_change`` refuse a plan whose ``plan_field`` is below ``read()``."""
     _usage[name] = (read, plan_field)
+
+
+# Reads the current workspace's owners as ``(email, language)``: accounts registers it
+# (config.apps), as above, so that billing's emails reach every owner in their language.
+_owners: list[Callable[[], list[tuple[str, str]]]] = []
+
+
+def register_owner_recipients(read: Callable[[], list[tuple[str, str]]]) -> None:
+    """Let billing's emails (dunning) go to every active owner of the workspace."""
+    _owners[:] = [read]
+
+
+def _owner_recipients(tenant) -> list[tuple[str, str]]:
+    """Every active owner of ``tenant``, else the address it signed up with."""
+    if _owners:
+        with schema_context(tenant.schema_name):
+            owners = _owners[0]()
+        if owners:
+            return owners
+    return [(tenant.owner_email, "")]
 
 
 # --- Helpers --------------------------------------------------------------------------
@@ -325,15 +347,17 @@ def _dunning_started(account: BillingAccount, actor: Principal) -> None:
     grace = settings.BILLING_GRACE_DAYS
     _record("billing.payment_failed", account, actor, grace_days=grace)
     tenant = account.tenant
-    send_after_commit(
-        to=tenant.owner_email,
-        template="billing/payment_failed",
-        context={
-            "workspace": tenant.name,
-            "grace_days": grace,
-            "billing_url": tenant_selectors.workspace_url(tenant.slug, "/settings/billing/"),
-        },
-    )
+    for email, language in _owner_recipients(tenant):
+        send_after_commit(
+            to=email,
+            template="billing/payment_failed",
+            context={
+                "workspace": tenant.name,
+                "grace_days": grace,
+                "billing_url": tenant_selectors.workspace_url(tenant.slug, "/settings/billing/"),
+            },
+            language=language,
+        )
 
 
 def _desired_reasons(account: BillingAccount, now: datetime) -> set[str]:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from django_tenants.utils import schema_context
 from pytest_django.plugin import blocking_manager_key
 
@@ -200,13 +201,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _isolated_state():
-    """Every test starts on the public schema with empty routing caches."""
+    """Every test starts on the public schema with empty routing caches, and ends in the
+    default language."""
     routing.clear_local()
     caches["routing"].clear()
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
     routing.clear_local()
+    translation.deactivate()  # a test that switched language must not leak it
 
 
 def _committed_for_real(item: pytest.Item) -> bool:

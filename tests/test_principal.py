@@ -58,6 +58,7 @@ NOT_WRITES = {
     "offboarding.services.export_download": "a read (audited); refuses any support session",
     "billing.services.account_ensure": "makes the trial row on first use (no decision)",
     "billing.services.register_usage": "wiring at start-up",
+    "billing.services.register_owner_recipients": "wiring at start-up",
 }
 
 

@@ -184,6 +184,13 @@ def security_posture(*, examples: int = 5) -> SecurityPosture:
     )
 
 
+def owner_recipients() -> list[tuple[str, str]]:
+    """``(email, language)`` of every active owner of the current workspace: who is told
+    about billing (a failed payment)."""
+    owners = User.objects.filter(is_active=True, role=User.Role.OWNER).order_by("pk")
+    return list(owners.values_list("email", "language"))
+
+
 def admin_recipients() -> list[tuple[str, str]]:
     """``(email, language)`` of every active owner and admin of the current workspace:
     who is told about workspace events (a blocked upload)."""

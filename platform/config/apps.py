@@ -31,3 +31,4 @@ def _register_billing_usage() -> None:
     billing.services.register_usage(
         "storage", uploads.selectors.storage_used_bytes, "storage_quota_bytes"
     )
+    billing.services.register_owner_recipients(accounts.selectors.owner_recipients)

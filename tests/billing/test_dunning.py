@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
@@ -121,14 +122,21 @@ def test_dunning_emails_owners_then_read_only_after_grace_and_paying_restores(
 ):
     subscribe(owner_a, tenant_a)
     fail_renewal(tenant_a)
+    with schema_context(tenant_a.schema_name):  # every owner is told, in their language
+        get_user_model().objects.create_user(
+            "second-owner@alpha.test", "Pw-second-owner-1", role="owner", language="de"
+        )
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.account_sync(actor=SYSTEM, tenant_id=tenant_a.pk)
     acc = account(tenant_a)
     assert acc.status == "past_due" and acc.past_due_since is not None
     assert reasons(tenant_a) == []  # the grace period runs
-    assert [m.to for m in mail.outbox] == [[tenant_a.owner_email]]
-    assert "/settings/billing/" in mail.outbox[0].body
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        [owner_a.email, "second-owner@alpha.test"]
+    )
+    english, german = sorted(mail.outbox, key=lambda m: m.to[0] != owner_a.email)
+    assert "/settings/billing/" in english.body and english.subject != german.subject
     BillingAccount.objects.filter(tenant_id=tenant_a.pk).update(
         past_due_since=timezone.now() - timedelta(days=settings.BILLING_GRACE_DAYS, minutes=1)
     )
