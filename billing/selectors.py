@@ -149,11 +149,9 @@ class Overview:
         return max(0, (ends - timezone.now()).days)
 
 
-def overview(tenant_id: int) -> Overview:
-    """The billing page's data. Stripe being away shows as ``stripe_error``, not a 500."""
-    from .services import account_ensure
-
-    account = account_ensure(tenant_id=tenant_id)
+def overview(account: BillingAccount) -> Overview:
+    """The billing page's data for ``account`` (the caller makes it first:
+    ``services.account_ensure``). Stripe being away shows as ``stripe_error``, not a 500."""
     data = Overview(account=account, plans=public_plans())
     if account.stripe_customer_id:
         try:

@@ -84,7 +84,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
         except (ValidationError, GatewayError) as error:
             _fail(request, error)
         return redirect("billing:page")
-    data = selectors.overview(current_tenant().pk)
+    data = selectors.overview(services.account_ensure(tenant_id=current_tenant().pk))
     return render(request, "billing/billing.html", {"data": data, "account": data.account})
 
 
