@@ -16,12 +16,19 @@ subscription (older versions, the emulator) or on its item (API 2025-03-31 on).
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
-import stripe
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+
+# The SDK and the HTTP clients it pulls in cost about 25 MB in every process that imports
+# this module (and every web and worker process does, through the billing selectors).
+# Loading it on the first call to Stripe keeps the processes that never talk to Stripe,
+# such as the upload pipeline's, inside their memory line (bench/uploads.py).
+stripe: Any = SimpleLazyObject(lambda: importlib.import_module("stripe"))
 
 logger = logging.getLogger(__name__)
 

@@ -13,4 +13,6 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit_actions, schema  # noqa: F401 - declares actions, schema hooks
+        # api.schema (drf-spectacular's hooks) is imported by DRF as DEFAULT_SCHEMA_CLASS
+        # when a schema is generated, not here: drf-spectacular imports django.test.
+        from . import audit_actions  # noqa: F401 - declares the actions

@@ -28,7 +28,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from core.principal import AppPrincipal
 
-ROLE_RANK = {"readonly": 0, "member": 1, "admin": 2, "owner": 3}
+from .settings import ROLE_RANK
 
 # The columns a request needs, not whole rows of four tables, in one statement written
 # once per process: the lookup is the API's fixed cost on every request, and building

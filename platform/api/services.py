@@ -22,9 +22,8 @@ import audit.services as audit
 from accounts.selectors import acting_user, is_workspace_admin
 from core.principal import Principal, write_service
 
-from .auth import ROLE_RANK
 from .models import AppProfile
-from .settings import SCOPES
+from .settings import ROLE_RANK, SCOPES
 
 __all__ = [
     "GRANT_TYPES",

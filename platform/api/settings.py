@@ -17,6 +17,9 @@ SCOPES = {
     "billing:read": _("Read the plan and its limits"),
 }
 
+# A workspace role's rank: an app acts at most with its creator's role.
+ROLE_RANK = {"readonly": 0, "member": 1, "admin": 2, "owner": 3}
+
 
 def api_settings(
     *, access_token_seconds: int, refresh_token_seconds: int, debug: bool = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import sys
 import time
 
 from celery.signals import task_postrun, task_prerun
@@ -34,8 +35,6 @@ def _workspace(task, args: tuple | None, kwargs: dict | None) -> str:
 
 
 def _on_prerun(task_id=None, task=None, args=None, kwargs=None, **_extra) -> None:
-    import sentry_sdk
-
     from core.context import current
 
     ctx = current()  # bound by core.celery_context (connected earlier, runs first)
@@ -45,7 +44,9 @@ def _on_prerun(task_id=None, task=None, args=None, kwargs=None, **_extra) -> Non
     workspace = _workspace(task, args, kwargs)
     token = logs.activate(request_id=ctx.request_id, workspace=workspace, actor=actor)
     _running[task_id] = (time.perf_counter(), token)
-    if sentry_sdk.get_client().is_active():  # its Celery integration isolates each task
+    # The SDK is imported only where Sentry is configured (config.sentry): 2 MB a worker.
+    sentry_sdk = sys.modules.get("sentry_sdk")
+    if sentry_sdk and sentry_sdk.get_client().is_active():  # its Celery integration
         sentry_sdk.set_tag("request_id", ctx.request_id)
         sentry_sdk.set_tag("workspace", workspace or "public")
 

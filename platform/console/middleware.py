@@ -11,18 +11,22 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from .views import vendor_required
-
 SUB_CONSOLES = ("/console/support/", "/console/offboarding/")
 
 
 class SubConsoleGateMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.gate = vendor_required("viewer")(lambda request: None)
+        self.gate: Callable[[HttpRequest], HttpResponse | None] | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(SUB_CONSOLES):
+            if self.gate is None:
+                # The console's views (2 MB) load with the first console request, not in
+                # every workspace's web process (bench/uploads.py).
+                from .views import vendor_required
+
+                self.gate = vendor_required("viewer")(lambda request: None)
             refused = self.gate(request)
             if refused is not None:
                 return refused

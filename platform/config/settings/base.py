@@ -109,8 +109,11 @@ TENANT_APPS = [
     "oauth2_provider",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
-# Libraries without models of their own (the API's framework, schema, offline UI assets).
-INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar"]
+# Libraries without models of their own: the API's schema and its offline UI assets. DRF
+# itself is not an installed app: the API renders JSON only, so it needs none of DRF's
+# templates, and its template tags would load DRF, requests and Pygments into every
+# process at the first rendered page (about 6 MB, bench/uploads.py).
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 
 MIDDLEWARE = [
     # First: health probes and /metrics before routing and host validation; then the
