@@ -35,6 +35,20 @@ def default_port() -> int:
     return int(os.environ.get("PGPORT", "15432")) + 9
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already listens on ``host:port`` (or holds it bound).
+    SO_REUSEADDR as pgbouncer sets it: connections of a past run in TIME_WAIT do not count."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return False
+
+
 def render_config(
     *, port: int, server_host: str, server_port: int, server_user: str, pool_size: int
 ) -> str:
@@ -94,6 +108,14 @@ class PgBouncerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> None:
+        """Start pgbouncer and wait until it listens. Refuses a port that is taken: the
+        readiness probe would otherwise be answered by whatever holds it (a stray
+        pgbouncer of an earlier run, another checkout's), and the caller would talk to it."""
+        if port_in_use(self.port):
+            raise RuntimeError(
+                f"pgbouncer: 127.0.0.1:{self.port} is already in use (a stray pgbouncer?); "
+                "stop what listens there or choose another port (PGBOUNCER_PORT)"
+            )
         command = [self.binary]
         if os.geteuid() == 0:
             # It reads its configuration before it drops root for this user.
@@ -113,7 +135,8 @@ class PgBouncerProcess:
                 raise RuntimeError(f"pgbouncer exited:\n{self.log.read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
+                    if self.process.poll() is None:  # ours answered, not a late-comer's
+                        return
             except OSError:
                 time.sleep(0.05)
         self.stop()

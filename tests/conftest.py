@@ -195,8 +195,26 @@ def _flush_spares_the_audit_log():
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        patcher = _copy_spares_from_now_on()
         ensure_baseline()
         BASELINE.take()
+    yield
+    patcher.undo()
+
+
+def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
+    """One spare migrated for real, then the pool's spares are copies of it (see
+    tests/spares.py): the baseline, and the refill after every committed signup."""
+    from tenants.models import SpareSchema
+    from tests.spares import CLONER
+
+    patcher = pytest.MonkeyPatch()
+    connection.set_schema_to_public()
+    if CLONER.wanted():
+        pool.refill(1, actor=SYSTEM)
+        CLONER.take(SpareSchema.objects.order_by("id").values_list("schema_name", flat=True)[0])
+        patcher.setattr(pool, "make_spare", CLONER.make_spare)
+    return patcher
 
 
 @pytest.fixture(autouse=True)

@@ -13,13 +13,18 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from config.settings.base import backups_storage, uploads_storages
 from core.principal import SYSTEM
 from signup.services import tenant_provision
 from tenants.models import Tenant
 from tests.accounts.helpers import make_user
 from tests.conftest import PASSWORD
-from tests.uploads.conftest import BUCKET, s3_server  # noqa: F401 - a fixture
+from tests.storages import (  # noqa: F401 - fixtures
+    ExtraStorage,
+    any_storages,
+    fs_storages,
+    s3_server,
+    s3_storages,
+)
 from uploads import storage as object_storage
 
 BACKUP_BUCKET = "atrium-backup-test"
@@ -27,33 +32,8 @@ SLUG = "drill"
 
 
 @pytest.fixture
-def fs_backup(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        **uploads_storages(bucket="", root=tmp_path / "media"),
-        "backups": backups_storage(bucket="", root=tmp_path / "backups"),
-    }
-    return {"kind": "fs", "root": tmp_path}
-
-
-@pytest.fixture
-def s3_backup(settings, s3_server, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    client = s3_server["client"]
-    if BACKUP_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
-        client.create_bucket(Bucket=BACKUP_BUCKET)
-    entries = uploads_storages(bucket=BUCKET, endpoint_url=s3_server["endpoint"])
-    entries["backups"] = backups_storage(bucket=BACKUP_BUCKET, endpoint_url=s3_server["endpoint"])
-    for entry in entries.values():
-        entry["OPTIONS"].update(access_key="testing", secret_key="testing")
-    settings.STORAGES = {**settings.STORAGES, **entries}
-    return {"kind": "s3", "client": client}
-
-
-@pytest.fixture(params=["fs", "s3"])
-def any_backup_storage(request):
-    return request.getfixturevalue(f"{request.param}_backup")
+def extra_storage() -> ExtraStorage:
+    return ExtraStorage(alias="backups", bucket=BACKUP_BUCKET)
 
 
 def drop_aside_schemas() -> None:

@@ -30,7 +30,7 @@ def state_of(schema: str) -> dict:
 
 
 def test_backup_damage_restore_and_everything_is_back(
-    any_backup_storage, workspace, settings, django_capture_on_commit_callbacks
+    any_storages, workspace, settings, django_capture_on_commit_callbacks
 ):
     tenant = workspace["tenant"]
     schema = tenant.schema_name
@@ -79,7 +79,7 @@ def test_backup_damage_restore_and_everything_is_back(
     assert "document.renamed" in actions
 
 
-def test_keep_aside_leaves_the_live_workspace_alone(fs_backup, workspace):
+def test_keep_aside_leaves_the_live_workspace_alone(fs_storages, workspace):
     tenant = workspace["tenant"]
     schema = tenant.schema_name
     services.backup_create(actor=SYSTEM, tenant=tenant)
@@ -100,7 +100,7 @@ def test_keep_aside_leaves_the_live_workspace_alone(fs_backup, workspace):
     assert verify_chain(chain=schema).ok
 
 
-def test_a_restore_that_does_not_match_its_manifest_is_refused(fs_backup, workspace):
+def test_a_restore_that_does_not_match_its_manifest_is_refused(fs_storages, workspace):
     """A manifest whose row checksum disagrees with the dump (here: edited, re-sealed
     with the key) fails verification; the restored copy is dropped, nothing swapped."""
     from backups import store
@@ -122,7 +122,7 @@ def test_a_restore_that_does_not_match_its_manifest_is_refused(fs_backup, worksp
     assert services.aside_schemas(tenant) == []
 
 
-def test_the_periodic_drill_records_a_metric_ready_result(fs_backup, workspace):
+def test_the_periodic_drill_records_a_metric_ready_result(fs_storages, workspace):
     from backups.tasks import backup_all, restore_drill
 
     tenant = workspace["tenant"]
@@ -141,7 +141,7 @@ def test_the_periodic_drill_records_a_metric_ready_result(fs_backup, workspace):
 
 
 def test_retention_removes_old_sets_and_the_objects_only_they_referred_to(
-    fs_backup, workspace, settings
+    fs_storages, workspace, settings
 ):
     from backups import crypto, store
 
@@ -170,7 +170,7 @@ def test_retention_removes_old_sets_and_the_objects_only_they_referred_to(
     assert event.changes == {"removed": [first.backup_id], "objects_removed": 1}
 
 
-def test_the_commands_back_up_list_restore_and_discard(fs_backup, workspace):
+def test_the_commands_back_up_list_restore_and_discard(fs_storages, workspace):
     import json
     from io import StringIO
 

@@ -23,8 +23,12 @@ class _StaticLiveServerThread(LiveServerThread):
 
 
 @pytest.fixture
-def live_base(django_db_blocker):
-    """Start a threaded server on 127.0.0.1; yields its port. DB access stays unblocked."""
+def live_base(django_db_setup, django_db_blocker):
+    """Start a threaded server on 127.0.0.1; yields its port. DB access stays unblocked.
+
+    On the session's test database (``django_db_setup``): these tests ask for no ``db``,
+    so run alone nothing else would make it, and they would write to the development
+    database instead (missing tables on a fresh machine)."""
     with django_db_blocker.unblock():
         server = _StaticLiveServerThread()
         server.daemon = True

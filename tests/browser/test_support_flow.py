@@ -11,7 +11,7 @@ from tests.accounts.live import committed_workspace, reset_staff
 from tests.browser.helpers import signed_in_page, watch
 from tests.browser.test_accessibility import AXE, check
 from tests.conftest import PASSWORD
-from tests.support.conftest import console_session_key
+from tests.console_session import console_session_key
 
 pytestmark = pytest.mark.browser
 

@@ -1,5 +1,6 @@
-"""Vendor staff and console clients, signed in through the real sign-in (password, then
-a TOTP code computed from the device's key)."""
+"""Vendor staff and console clients: anonymous (``console_client``), signed in through the
+real sign-in (password, then a TOTP code computed from the device's key), or handed the
+suite's shared console session (``vendor_factory``)."""
 
 import itertools
 
@@ -12,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from tests.console_session import console_client as signed_in_console
 
 _numbers = itertools.count(1)
 
@@ -51,10 +53,17 @@ def sign_in_vendor(client: Client, user: User) -> None:
 
 @pytest.fixture
 def vendor_factory(db):
-    def make(role: str = "viewer", **kwargs) -> tuple[User, Client]:
+    """A vendor with ``role`` and a console client signed in as them: by the suite's
+    shared console session (tests/console_session.py, no requests), or with
+    ``real_sign_in`` through the sign-in pages, for tests of what the sign-in leaves."""
+
+    def make(role: str = "viewer", *, real_sign_in: bool = False, **kwargs) -> tuple[User, Client]:
         user = make_vendor(role, **kwargs)
-        client = console_client()
-        sign_in_vendor(client, user)
+        if real_sign_in:
+            client = console_client()
+            sign_in_vendor(client, user)
+        else:
+            client = signed_in_console(user)
         return user, client
 
     return make

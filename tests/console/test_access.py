@@ -100,7 +100,7 @@ def test_a_workspace_user_never_reaches_a_console_url(owner_client_a, tenant_a):
 
 @pytest.mark.django_db
 def test_a_console_session_cookie_is_worthless_on_a_workspace_host(vendor_factory, tenant_a):
-    _user, client = vendor_factory("admin")
+    _user, client = vendor_factory("admin", real_sign_in=True)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     workspace = client_for(tenant_a)
     workspace.cookies[settings.SESSION_COOKIE_NAME] = cookie
@@ -110,7 +110,7 @@ def test_a_console_session_cookie_is_worthless_on_a_workspace_host(vendor_factor
 
 @pytest.mark.django_db
 def test_the_session_ends_after_30_minutes_idle(vendor_factory, monkeypatch):
-    _user, client = vendor_factory("viewer")
+    _user, client = vendor_factory("viewer", real_sign_in=True)
     clock = [console_session.now()]
     monkeypatch.setattr(console_session, "now", lambda: clock[0])
     clock[0] += 29 * 60
@@ -125,7 +125,7 @@ def test_the_session_ends_after_30_minutes_idle(vendor_factory, monkeypatch):
 
 @pytest.mark.django_db
 def test_the_session_ends_after_12_hours_however_active(vendor_factory, monkeypatch):
-    _user, client = vendor_factory("viewer")
+    _user, client = vendor_factory("viewer", real_sign_in=True)
     clock = [console_session.now()]
     monkeypatch.setattr(console_session, "now", lambda: clock[0])
     started = client.session[console_session.STARTED_KEY]

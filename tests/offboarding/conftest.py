@@ -13,12 +13,17 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from config.settings.base import backups_storage, uploads_storages
 from core.principal import SYSTEM
 from signup.services import tenant_provision
 from tests.accounts.helpers import make_user
 from tests.conftest import PASSWORD
-from tests.uploads.conftest import BUCKET, s3_server  # noqa: F401 - a fixture
+from tests.storages import (  # noqa: F401 - fixtures
+    ExtraStorage,
+    any_storages,
+    fs_storages,
+    s3_server,
+    s3_storages,
+)
 from uploads import storage as object_storage
 
 EXPORT_BUCKET = "atrium-exports-test"
@@ -27,41 +32,12 @@ OWNER = "owner@leaving.test"
 
 
 @pytest.fixture
-def fs_storages(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        **uploads_storages(bucket="", root=tmp_path / "media"),
-        "offboarding_exports": backups_storage(bucket="", root=tmp_path / "exports"),
-    }
-    return {"kind": "fs", "root": tmp_path}
-
-
-@pytest.fixture
-def s3_storages(settings, s3_server, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    client = s3_server["client"]
-    if EXPORT_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
-        client.create_bucket(Bucket=EXPORT_BUCKET)
-    entries = uploads_storages(bucket=BUCKET, endpoint_url=s3_server["endpoint"])
-    entries["offboarding_exports"] = backups_storage(
-        bucket=EXPORT_BUCKET, endpoint_url=s3_server["endpoint"]
-    )
-    for entry in entries.values():
-        entry["OPTIONS"].update(access_key="testing", secret_key="testing")
-    settings.STORAGES = {**settings.STORAGES, **entries}
-    yield {"kind": "s3", "client": client}
-    # Rolled-back tests leave their objects in the session's buckets: remove them.
-    for bucket, prefix in ((BUCKET, "tenants/t_leaving"), (BUCKET, "quarantine/t_leaving"),
-                           (EXPORT_BUCKET, "")):  # fmt: skip
-        listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-        for obj in listed:
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
-
-
-@pytest.fixture(params=["fs", "s3"])
-def any_storages(request):
-    return request.getfixturevalue(f"{request.param}_storages")
+def extra_storage() -> ExtraStorage:
+    """The exports' storage; the ``leaving`` workspace's objects are removed after a test."""
+    return ExtraStorage(
+        alias="offboarding_exports", bucket=EXPORT_BUCKET,
+        cleanup=(f"tenants/t_{SLUG}", f"quarantine/t_{SLUG}"),
+    )  # fmt: skip
 
 
 def vendor(email: str, role: str):

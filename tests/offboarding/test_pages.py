@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from django.db import connection
-from django.test import Client
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from offboarding.models import Deletion, Export
 from tenants.models import Tenant
 from tests.conftest import client_for, sign_in
+from tests.console_session import console_client
 
 from .conftest import OWNER
-
-
-def console_client(user, *, verified: bool = True) -> Client:
-    """A browser signed in as ``user`` on the public host (second factor verified)."""
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    # A session made by hand: signing in is the console's (another package's) page.
-    connection.set_schema_to_public()  # a request to a workspace may have left its own
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    if verified:
-        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-        session["otp_device_id"] = device.persistent_id
-    # As the console's sign-in starts it (console.session): its gate checks the limits.
-    session["_console_started"] = session["_console_seen"] = time.time()
-    session.save()
-    client = client_for(None)
-    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
-    return client
 
 
 def page(tenant) -> str:

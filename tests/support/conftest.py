@@ -1,7 +1,6 @@
 """Fixtures of the support-session tests: vendor staff, consent, a controlled clock, and a
 browser (test client) handed off into a support session."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -100,40 +99,6 @@ def handed_off_client(vendor, tenant, row):
     response = client.post("/support/handoff/", {"token": token})
     assert response.status_code == 302, response.content[:500]
     connection.set_schema_to_public()  # the request left the connection on the workspace
-    return client
-
-
-def console_session_key(user, *, verified: bool = True) -> str:
-    """A console session (public schema) signed in as ``user``, with the second factor
-    passed as the console's sign-in leaves it; its key. (The console's sign-in belongs to
-    the console package; ``force_login`` would track it as a workspace session.)"""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    with schema_context("public"):
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        if verified:
-            device, _created = TOTPDevice.objects.get_or_create(
-                user=user, name="console", defaults={"confirmed": True}
-            )
-            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        # As the console's sign-in starts it (console.session): its gate checks the limits.
-        session["_console_started"] = session["_console_seen"] = time.time()
-        session.create()
-        return session.session_key
-
-
-def console_client(user, *, verified: bool = True):
-    """A public-host client signed in as ``user`` (see ``console_session_key``)."""
-    from django.conf import settings
-
-    client = client_for(None)
-    client.cookies[settings.SESSION_COOKIE_NAME] = console_session_key(user, verified=verified)
     return client
 
 

@@ -9,8 +9,9 @@ from django_tenants.utils import schema_context
 
 from support.models import SupportSession
 from tests.conftest import PASSWORD, client_for
+from tests.console_session import console_client
 
-from .conftest import consent, console_client
+from .conftest import consent
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ must show the leak, so this test can fail.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from django_tenants.utils import schema_context
 
 from config.celery import app as celery_app
 from tenants.models import Tenant
-from tenants.pgbouncer_process import PgBouncerProcess, pgbouncer_binary
+from tenants.pgbouncer_process import PgBouncerProcess, pgbouncer_binary, port_in_use
 
 from .pooled_site.probe import visible_rows
 
@@ -208,10 +209,11 @@ def outcomes(bouncer, expected, tmp_path_factory) -> dict[str, Counter]:
     which the transaction-mode clients must never pick up."""
     log_dir = tmp_path_factory.mktemp("pooled-sites")
     # gunicorn on the ports after pgbouncer's (loopback, below 32768, one set per PGPORT).
-    sites = {
-        mode: Site(bouncer, mode, bouncer.port + n, log_dir)
-        for n, mode in enumerate(("transaction", "session"), start=1)
-    }
+    ports = {mode: bouncer.port + n for n, mode in enumerate(("transaction", "session"), 1)}
+    taken = [port for port in ports.values() if port_in_use(port)]
+    # A stray server there would answer the readiness probe instead of ours.
+    assert not taken, f"127.0.0.1:{taken} already in use: stop what listens there"
+    sites = {mode: Site(bouncer, mode, port, log_dir) for mode, port in ports.items()}
     totals = {mode: Counter() for mode in sites}
     try:
         for site in sites.values():
@@ -248,3 +250,21 @@ def test_session_level_path_leaks_behind_transaction_pooling(outcomes):
     outcome = outcomes["session"]
     assert outcome["leak (http atomic)"] + outcome["leak (http autocommit)"] > 0, dict(outcome)
     assert outcome["leak (celery)"] > 0, dict(outcome)
+
+
+def test_a_taken_port_is_refused_not_talked_to(django_db_setup):
+    """A stray server on the port would answer the readiness probe: refuse to start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    with socket.create_server(("127.0.0.1", 0)) as stray:
+        process = PgBouncerProcess(
+            server_host=db["HOST"], server_port=int(db["PORT"]), server_user=db["USER"],
+            port=stray.getsockname()[1],
+        )  # fmt: skip
+        try:
+            with pytest.raises(RuntimeError, match="already in use"):
+                process.start()
+            assert process.process is None  # nothing was started
+        finally:
+            process.close()
