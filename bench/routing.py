@@ -22,9 +22,9 @@ is reported (the ratio is the median of each round's ratio). Separately,
 in-process, the statements one tenant request sends are counted at two
 levels: Django's (what ``CaptureQueriesContext`` sees) and the driver's (every
 statement psycopg sends; the test client skips Django's per-request connection
-health check, which costs both variants the same under gunicorn). The pooled mode's
-statements are counted the same way in a process of its own (its settings differ),
-per request and per transaction.
+health check, which costs both variants the same under gunicorn), with the round
+trips and transactions they make. The pooled mode's statements are counted the same
+way in a process of its own (its settings differ), per request and per transaction.
 
 Run: ``.venv/bin/python bench/routing.py`` (or ``make bench B=routing``; wrk and
 pgbouncer come from Debian's ``wrk`` and ``pgbouncer`` packages). Env:
