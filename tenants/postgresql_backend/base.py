@@ -19,6 +19,7 @@ the backend is django-tenants' unchanged.
 """
 
 import re
+import select
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
@@ -147,6 +148,27 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         finally:
             self._setting_search_path = False
         self._local_search_path = paths
+
+    def is_usable(self) -> bool:
+        """Django's health check (``CONN_HEALTH_CHECKS``, once per request), without a
+        round trip when pooled. Behind a transaction pooler ``SELECT 1`` runs on
+        whichever server connection the pooler picks, not the one the next transaction
+        gets: it only proves the link to the pooler, and that is seen locally. An idle
+        link with nothing to read is usable; one the pooler closed (a restart,
+        ``client_idle_timeout``) or that has a message waiting (e.g. a termination
+        notice) gets Django's ``SELECT 1``, which reads it and decides."""
+        if not self.transaction_pooling or self.connection is None:
+            return super().is_usable()
+        link = self.connection
+        if link.closed or link.broken:
+            return False
+        if link.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return super().is_usable()
+        try:
+            readable, _, _ = select.select([link.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return True if not readable else super().is_usable()
 
     # Each end of a transaction (or of a rolled-back savepoint) ends a SET LOCAL.
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,14 @@ def test_one_set_local_per_transaction_and_never_a_session_path(pooled, tenant_a
     assert all("SET search_path" not in sql for sql in _path_statements(captured))
     # No round trip of its own: it rides with the transaction's first statement.
     first_statements = [q["sql"] for q in captured.captured_queries if "set_config" in q["sql"]]
-    assert first_statements == [
-        "SELECT set_config('search_path', '\"t_alpha\",\"public\"', true); "
-        "SELECT current_setting('search_path')"
-    ] * 2
+    assert (
+        first_statements
+        == [
+            "SELECT set_config('search_path', '\"t_alpha\",\"public\"', true); "
+            "SELECT current_setting('search_path')"
+        ]
+        * 2
+    )
     assert "t_alpha" not in _session_path(pooled)
 
 
@@ -121,6 +126,39 @@ def test_a_failed_autocommit_statement_leaves_the_connection_usable(pooled, tena
         cursor.execute("SELECT * FROM no_such_table")
     assert pooled.get_autocommit()
     with pooled.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_user")
+        assert cursor.fetchone() == (1,)
+
+
+def test_the_health_check_sends_nothing_on_a_live_link_and_sees_a_dead_one(
+    pooled, tenant_a, monkeypatch
+):
+    """Behind a transaction pooler SELECT 1 would test a random server connection: the
+    check looks at the client link instead, and still catches a closed one."""
+    import psycopg
+
+    pooled.set_tenant(tenant_a)
+    pooled.ensure_connection()
+    sent = []
+    original = psycopg.Cursor.execute
+
+    def recording_execute(self, query, *args, **kwargs):
+        sent.append(query)
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording_execute)
+    assert pooled.is_usable() is True
+    assert sent == []
+    pid = pooled.connection.info.backend_pid
+    with connection.cursor() as cursor:  # another session ends this one (a pooler restart)
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    for _ in range(50):  # the server's goodbye reaches the socket
+        if not pooled.is_usable():
+            break
+        time.sleep(0.05)
+    assert pooled.is_usable() is False
+    pooled.close()
+    with pooled.cursor() as cursor:  # Django then reconnects
         cursor.execute("SELECT count(*) FROM accounts_user")
         assert cursor.fetchone() == (1,)
 
