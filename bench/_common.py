@@ -9,9 +9,13 @@ starts Django.
 
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -326,3 +330,70 @@ def password_hash_seconds(samples: int = 5) -> tuple[str, list[float]]:
         encoded = make_password(BENCH_PASSWORD)
         times.append(time.perf_counter() - start)
     return encoded, times
+
+
+# --- Load with wrk (Debian's wrk package) -------------------------------------------
+
+_ROTATE_HOSTS = """
+local hosts = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Host"] = hosts[(n %% #hosts) + 1]
+  return wrk.format("GET", "/")
+end
+"""
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    hosts: list[str],
+    headers: Iterable[str] = (),
+    timeout_s: int | None = None,
+) -> float:
+    """Load ``url`` with wrk (2 threads) for ``seconds``; the requests/s. One host goes
+    in the ``Host`` header; several take turns, request by request (a Lua script, which
+    requests ``/`` of ``url``). Non-2xx answers or socket errors end the benchmark."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+    if timeout_s is not None:
+        command += ["--timeout", f"{timeout_s}s"]
+    for header in headers:
+        command += ["-H", header]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if len(hosts) == 1:
+            command += ["-H", f"Host: {hosts[0]}"]
+        else:
+            script.write(_ROTATE_HOSTS % ", ".join(f'"{h}"' for h in hosts))
+            script.flush()
+            command += ["-s", script.name]
+        result = subprocess.run(
+            [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True
+        )
+    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
+        raise SystemExit(f"wrk saw errors:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if not match:
+        raise SystemExit(f"could not read wrk's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+def wait_until_serving(url: str, headers: dict[str, str], answered, timeout: float = 60) -> None:
+    """Poll ``url`` (loopback) until it answers; ``answered(status, body)`` says whether
+    the answer is the expected one (else the benchmark ends)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            # Loopback http only: callers build the url from 127.0.0.1 and a free port.
+            request = urllib.request.Request(url, headers=headers)  # noqa: S310
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                status, body = response.status, response.read()
+            if not answered(status, body):
+                raise SystemExit(f"unexpected answer from {url}: {status} {body[:200]!r}")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -20,13 +20,10 @@ Run: ``make bench B=api`` (wrk from Debian's ``wrk`` package, which make bench i
 """
 
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 
 import _common
 
@@ -67,13 +64,19 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         for path, header in (api, view):
-            _wait_until_serving(base + path, host, header)
+            name, _sep, value = header.partition(": ")
+            _common.wait_until_serving(
+                base + path, {"Host": host, name: value},
+                lambda status, body: status == 200 and b'"results"' in body,
+            )  # fmt: skip
         for round_no in range(ROUNDS):
             order = ["api", "view"] if round_no % 2 == 0 else ["view", "api"]
             for name in order:
                 path, header = api if name == "api" else view
-                _wrk(base + path, host, header, WARMUP)
-                figure = _wrk(base + path, host, header, DURATION)
+                load = {"connections": CONNECTIONS, "hosts": [host], "headers": [header]}
+                # A 10 s timeout per request: the machine is shared.
+                _common.wrk(base + path, seconds=WARMUP, timeout_s=10, **load)
+                figure = _common.wrk(base + path, seconds=DURATION, timeout_s=10, **load)
                 rps[name].append(figure)
                 print(f"round {round_no + 1}: {name:<5} {figure:8.0f} req/s")
     finally:
@@ -172,38 +175,6 @@ def count_statements(host: str, token: str, requests: int = 100) -> dict[str, fl
         "token lookup statements per request": sum("oauth2_provider_accesstoken" in s for s in sql)
         / requests,
     }
-
-
-def _wait_until_serving(url: str, host: str, header: str, timeout: float = 60) -> None:
-    name, _sep, value = header.partition(": ")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            # Loopback http only: the url is built from 127.0.0.1 and a free port.
-            request = urllib.request.Request(url, headers={"Host": host, name: value})  # noqa: S310
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                if response.status == 200 and b'"results"' in response.read():
-                    return
-                raise SystemExit(f"unexpected answer from {url}")
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def _wrk(url: str, host: str, header: str, seconds: int) -> float:
-    result = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
-         "-H", f"Host: {host}",
-         "-H", header, url],
-        capture_output=True, text=True, timeout=seconds + 30, check=True,
-    )  # fmt: skip
-    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
-        raise SystemExit(f"wrk saw errors:\n{result.stdout}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if not match:
-        raise SystemExit(f"could not read wrk's output:\n{result.stdout}")
-    return float(match.group(1))
 
 
 if __name__ == "__main__":

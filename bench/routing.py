@@ -22,9 +22,9 @@ is reported (the ratio is the median of each round's ratio). Separately,
 in-process, the statements one tenant request sends are counted at two
 levels: Django's (what ``CaptureQueriesContext`` sees) and the driver's (every
 statement psycopg sends; the test client skips Django's per-request connection
-health check, which costs both variants the same under gunicorn). The pooled mode's
-statements are counted the same way in a process of its own (its settings differ),
-per request and per transaction.
+health check, which costs both variants the same under gunicorn), with the round
+trips and transactions they make. The pooled mode's statements are counted the same
+way in a process of its own (its settings differ), per request and per transaction.
 
 Run: ``.venv/bin/python bench/routing.py`` (or ``make bench B=routing``; wrk and
 pgbouncer come from Debian's ``wrk`` and ``pgbouncer`` packages). Env:
@@ -40,9 +40,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from urllib.parse import urlsplit
 
 import _common
@@ -213,6 +210,8 @@ def main() -> None:
             "pooled_sql_per_request": pooled_counts["statements per request (Django)"],
             "pooled_tenancy_sql_per_transaction": pooled_tenancy,
             "pooled_transactions_per_request": pooled_counts["transactions per request"],
+            "round_trips_per_request": counts["round trips per request (driver)"],
+            "pooled_round_trips_per_request": pooled_counts["round trips per request (driver)"],
         }
     )
 
@@ -240,25 +239,41 @@ def count_pooled_main(hosts: list[str]) -> None:
     print(json.dumps(count_statements(hosts)))
 
 
+_PATH_STATEMENT = re.compile(r"SET search_path|set_config\('search_path'")
+
+
 def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
-    """Statements per tenant request (to ``hosts`` in turn) once routes are cached, and
-    transactions per request (those Django commits or rolls back: none in autocommit)."""
+    """Statements per tenant request (to ``hosts`` in turn) once routes are cached, the
+    round trips to the database and the transactions they make: psycopg starts one
+    whenever the connection is idle (a ``BEGIN`` of its own round trip outside
+    autocommit, else the message is an implicit transaction). The tenancy statements
+    (``SET search_path``, ``set_config``) are counted one by one, also those sent in one
+    message with another statement."""
     import psycopg
     from django.db import connection, connections
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    idle = psycopg.pq.TransactionStatus.IDLE
     clients = [Client(HTTP_HOST=host) for host in hosts]
     for client in clients:
         assert client.get("/").content == b"1"
     wire: list[str] = []
     ends: list[str] = []
+    begins = 0
+    path_statements_per_transaction: list[int] = []
     original = psycopg.Cursor.execute
     backend = type(connections["default"])
     commit, rollback = backend._commit, backend._rollback
 
     def counting_execute(self, query, *args, **kwargs):
-        wire.append(query if isinstance(query, str) else str(query))
+        nonlocal begins
+        text = query if isinstance(query, str) else str(query)
+        wire.append(text)
+        if self.connection.info.transaction_status == idle or not path_statements_per_transaction:
+            path_statements_per_transaction.append(0)
+            begins += not self.connection.autocommit
+        path_statements_per_transaction[-1] += len(_PATH_STATEMENT.findall(text))
         return original(self, query, *args, **kwargs)
 
     def counting_commit(self):
@@ -280,15 +295,18 @@ def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
         psycopg.Cursor.execute = original
         backend._commit, backend._rollback = commit, rollback
     sql = [q["sql"] for q in captured.captured_queries]
-    tenancy = sum("search_path" in s for s in sql)
+    tenancy = sum(len(_PATH_STATEMENT.findall(s)) for s in sql)
+    transactions = path_statements_per_transaction
     return {
         "statements per request (Django)": len(sql) / requests,
         "statements per request (driver)": len(wire) / requests,
+        "round trips per request (driver)": (len(wire) + begins + len(ends)) / requests,
         "tenancy statements per request": tenancy / requests,
         "host lookup statements per request": sum("tenants_domain" in s for s in wire) / requests,
         "view statements per request": sum("accounts_user" in s for s in sql) / requests,
-        "transactions per request": len(ends) / requests,
-        "tenancy statements per transaction": tenancy / len(ends) if ends else 0.0,
+        "transactions per request": len(transactions) / requests,
+        # The most any one transaction carried (the target's "at most one").
+        "tenancy statements per transaction": max(transactions, default=0),
     }
 
 
@@ -305,9 +323,11 @@ def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str)
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/"
-        _wait_until_serving(url, hosts[0], body)
-        _wrk(url, hosts, WARMUP)
-        return _wrk(url, hosts, DURATION)
+        _common.wait_until_serving(
+            url, {"Host": hosts[0]}, lambda status, got: status == 200 and got == body.encode()
+        )
+        _common.wrk(url, seconds=WARMUP, connections=CONNECTIONS, hosts=hosts)
+        return _common.wrk(url, seconds=DURATION, connections=CONNECTIONS, hosts=hosts)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -315,50 +335,6 @@ def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-def _wait_until_serving(url: str, host: str, body: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            # Loopback http only: the url is built above from 127.0.0.1 and a free port.
-            request = urllib.request.Request(url, headers={"Host": host})  # noqa: S310
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
-                got = response.read().decode()
-            if got != body:
-                raise SystemExit(f"unexpected answer from {host}: {got!r}")
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-_ROTATE = """
-local hosts = {%s}
-local n = 0
-request = function()
-  n = n + 1
-  wrk.headers["Host"] = hosts[(n %% #hosts) + 1]
-  return wrk.format("GET", "/")
-end
-"""
-
-
-def _wrk(url: str, hosts: list[str], seconds: int) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(_ROTATE % ", ".join(f'"{h}"' for h in hosts))
-        script.flush()
-        result = subprocess.run(
-            ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", script.name, url],
-            capture_output=True, text=True, timeout=seconds + 30, check=True,
-        )  # fmt: skip
-    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
-        raise SystemExit(f"wrk saw errors:\n{result.stdout}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if not match:
-        raise SystemExit(f"could not read wrk's output:\n{result.stdout}")
-    return float(match.group(1))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,18 @@ workspace reads another's rows.
 With ``DATABASES[...]["POOLING"] = "transaction"`` (``DATABASE_POOLING`` in the
 settings) the backend never sets a session-level path. The first statement of every
 transaction is preceded by ``SELECT set_config('search_path', …, true)`` (``SET
-LOCAL``: it ends with the transaction, so nothing outlives it on the server), and a
-statement run in autocommit mode gets a transaction of its own around it. With
-``"session"`` (the default) the backend is django-tenants' unchanged.
+LOCAL``: it ends with the transaction, so nothing outlives it on the server), sent in
+the same message as that statement (``SELECT set_config(…); <statement>``: one round
+trip, psycopg's client-side binding uses the simple query protocol, which runs several
+statements). In autocommit mode that message is one implicit transaction of its own:
+the path holds for the statement and ends with it. With ``"session"`` (the default)
+the backend is django-tenants' unchanged.
 """
 
 import re
+import select
 
+import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.asyncio import async_unsafe
 from django_tenants.postgresql_backend import base as tenants_base
@@ -39,6 +44,14 @@ _NO_TRANSACTION = re.compile(
 )
 
 SET_LOCAL_PATH = "SELECT set_config('search_path', %s, true)"
+
+
+def _literal(value: str) -> str:
+    """``value`` as an SQL string literal (standard_conforming_strings, PostgreSQL's
+    default since 9.1; schema names are validated anyway)."""
+    if "\\" in value or "\x00" in value:
+        raise ValueError(f"unexpected character in search_path {value!r}")
+    return "'" + value.replace("'", "''") + "'"
 
 
 class DatabaseWrapper(tenants_base.DatabaseWrapper):
@@ -72,6 +85,14 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     def _pooled_execute(self, execute, sql, params, many, context):
         if self._setting_search_path or (isinstance(sql, str) and _TRANSACTION_CONTROL.match(sql)):
             return execute(sql, params, many, context)
+        if (
+            isinstance(sql, str)
+            and not many
+            # Client-side binding: the simple query protocol, which runs several statements.
+            and isinstance(context["cursor"].cursor, psycopg.ClientCursor)
+            and _NO_TRANSACTION.match(sql) is None
+        ):
+            return self._execute_with_path(execute, sql, params, context)
         if not self.get_autocommit():
             self._set_local_search_path(context["cursor"])
             return execute(sql, params, many, context)
@@ -96,6 +117,26 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         self.set_autocommit(True)
         return result
 
+    def _execute_with_path(self, execute, sql, params, context):
+        """Run ``sql`` with the path, set in the same message unless this transaction
+        already has it: no round trip of its own. In autocommit mode the message is an
+        implicit transaction (PostgreSQL runs a multi-statement query as one), so the
+        path holds for the statement only."""
+        in_transaction = not self.get_autocommit()
+        paths = self._get_cursor_search_paths()
+        if in_transaction and self._local_search_path == paths:
+            return execute(sql, params, False, context)
+        value = ",".join(quote_schema_name(s) for s in paths)
+        prefix = f"SELECT set_config('search_path', {_literal(value)}, true); "
+        if params is not None:
+            prefix = prefix.replace("%", "%%")  # the statement's placeholders follow
+        result = execute(prefix + sql, params, False, context)
+        # The cursor is on the set_config's result: move it to the statement's.
+        context["cursor"].cursor.nextset()
+        if in_transaction:
+            self._local_search_path = paths
+        return result
+
     def _set_local_search_path(self, cursor) -> None:
         """``SET LOCAL`` the tenant's path unless this transaction already has it."""
         paths = self._get_cursor_search_paths()
@@ -107,6 +148,27 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         finally:
             self._setting_search_path = False
         self._local_search_path = paths
+
+    def is_usable(self) -> bool:
+        """Django's health check (``CONN_HEALTH_CHECKS``, once per request), without a
+        round trip when pooled. Behind a transaction pooler ``SELECT 1`` runs on
+        whichever server connection the pooler picks, not the one the next transaction
+        gets: it only proves the link to the pooler, and that is seen locally. An idle
+        link with nothing to read is usable; one the pooler closed (a restart,
+        ``client_idle_timeout``) or that has a message waiting (e.g. a termination
+        notice) gets Django's ``SELECT 1``, which reads it and decides."""
+        if not self.transaction_pooling or self.connection is None:
+            return super().is_usable()
+        link = self.connection
+        if link.closed or link.broken:
+            return False
+        if link.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return super().is_usable()
+        try:
+            readable, _, _ = select.select([link.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return True if not readable else super().is_usable()
 
     # Each end of a transaction (or of a rolled-back savepoint) ends a SET LOCAL.
 

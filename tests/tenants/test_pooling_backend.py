@@ -1,10 +1,13 @@
 """The backend's transaction-pooling mode, statement by statement, on a direct
-connection: the path is set with SET LOCAL once per transaction, before its first
-statement, and nothing is ever set for the session (what a pooler would hand on)."""
+connection: the path is set with SET LOCAL once per transaction, in the same message
+as its first statement, and nothing is ever set for the session (what a pooler would
+hand on)."""
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,13 +31,13 @@ def pooled(db):
     del connections[ALIAS]
 
 
+_PATH_STATEMENT = re.compile(r"SET search_path[^;]*|SELECT set_config\('search_path'[^;]*")
+
+
 def _path_statements(captured) -> list[str]:
-    """The statements that set a path (SET search_path, set_config)."""
-    return [
-        q["sql"]
-        for q in captured.captured_queries
-        if q["sql"].startswith(("SET search_path", "SELECT set_config('search_path'"))
-    ]
+    """The statements that set a path (SET search_path, set_config), also those sent in
+    one message with the statement they serve."""
+    return [m for q in captured.captured_queries for m in _PATH_STATEMENT.findall(q["sql"])]
 
 
 def _session_path(wrapper) -> str:
@@ -57,6 +60,16 @@ def test_one_set_local_per_transaction_and_never_a_session_path(pooled, tenant_a
         == ["SELECT set_config('search_path', '\"t_alpha\",\"public\"', true)"] * 2
     )
     assert all("SET search_path" not in sql for sql in _path_statements(captured))
+    # No round trip of its own: it rides with the transaction's first statement.
+    first_statements = [q["sql"] for q in captured.captured_queries if "set_config" in q["sql"]]
+    assert (
+        first_statements
+        == [
+            "SELECT set_config('search_path', '\"t_alpha\",\"public\"', true); "
+            "SELECT current_setting('search_path')"
+        ]
+        * 2
+    )
     assert "t_alpha" not in _session_path(pooled)
 
 
@@ -70,6 +83,22 @@ def test_a_statement_in_autocommit_gets_a_transaction_with_the_path(pooled, tena
         assert cursor.fetchone()[0] == f'"{tenant_b.schema_name}","public"'
     assert pooled.get_autocommit() and not pooled.in_atomic_block
     assert "t_beta" not in _session_path(pooled)
+
+
+def test_an_autocommit_statement_is_one_message_with_its_path(pooled, tenant_a):
+    """Outside a transaction the path and the statement are one implicit transaction:
+    no BEGIN or COMMIT, the statement's own result and row count, placeholders intact."""
+    pooled.set_tenant(tenant_a)
+    with CaptureQueriesContext(pooled) as captured, pooled.cursor() as cursor:
+        cursor.execute("SELECT email, %s FROM accounts_user WHERE email LIKE %s", ["50%", "%@%"])
+        assert cursor.fetchall() == [("owner@alpha.test", "50%")]
+        cursor.execute("UPDATE accounts_user SET email = email WHERE email LIKE %s", ["owner@%"])
+        assert cursor.rowcount == 1
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert len(sql) == 2 and all(s.startswith("SELECT set_config('search_path'") for s in sql)
+    assert not any(s in ("BEGIN", "COMMIT") for s in sql)
+    assert pooled.connection.info.transaction_status == 0  # idle: nothing left open
+    assert "t_alpha" not in _session_path(pooled)
 
 
 def test_the_path_follows_the_tenant_inside_a_transaction(pooled, tenant_a, tenant_b):
@@ -97,6 +126,39 @@ def test_a_failed_autocommit_statement_leaves_the_connection_usable(pooled, tena
         cursor.execute("SELECT * FROM no_such_table")
     assert pooled.get_autocommit()
     with pooled.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_user")
+        assert cursor.fetchone() == (1,)
+
+
+def test_the_health_check_sends_nothing_on_a_live_link_and_sees_a_dead_one(
+    pooled, tenant_a, monkeypatch
+):
+    """Behind a transaction pooler SELECT 1 would test a random server connection: the
+    check looks at the client link instead, and still catches a closed one."""
+    import psycopg
+
+    pooled.set_tenant(tenant_a)
+    pooled.ensure_connection()
+    sent = []
+    original = psycopg.Cursor.execute
+
+    def recording_execute(self, query, *args, **kwargs):
+        sent.append(query)
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording_execute)
+    assert pooled.is_usable() is True
+    assert sent == []
+    pid = pooled.connection.info.backend_pid
+    with connection.cursor() as cursor:  # another session ends this one (a pooler restart)
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    for _ in range(50):  # the server's goodbye reaches the socket
+        if not pooled.is_usable():
+            break
+        time.sleep(0.05)
+    assert pooled.is_usable() is False
+    pooled.close()
+    with pooled.cursor() as cursor:  # Django then reconnects
         cursor.execute("SELECT count(*) FROM accounts_user")
         assert cursor.fetchone() == (1,)
 

@@ -191,8 +191,8 @@ if DATABASE_POOLING not in {"session", "transaction"}:
     )
 DATABASES["default"]["POOLING"] = DATABASE_POOLING
 if DATABASE_POOLING == "transaction":
-    # Each view in one transaction: one SET LOCAL per request rather than per statement.
-    DATABASES["default"]["ATOMIC_REQUESTS"] = True
+    # Views stay in autocommit as in session mode: a statement outside a transaction
+    # carries its SET LOCAL in its own message (no extra round trip, see the backend).
     # A server-side cursor outlives the transaction only on its own server connection.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Under django-tenants' backend: Django's, with DDL that Citus accepts too (deploy/scaling.md).

@@ -1,5 +1,5 @@
-"""Probe views: ``/atomic/`` runs in the request's transaction (ATOMIC_REQUESTS in
-transaction-pooling mode), ``/autocommit/`` runs each statement on its own."""
+"""Probe views: ``/atomic/`` reads in one transaction (as a service does),
+``/autocommit/`` runs each statement on its own (as views do)."""
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
@@ -9,10 +9,10 @@ from .probe import visible_rows
 
 
 def atomic_view(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(visible_rows())
+    with transaction.atomic():
+        return JsonResponse(visible_rows())
 
 
-@transaction.non_atomic_requests
 def autocommit_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse(visible_rows())
 
