@@ -39,3 +39,8 @@ _tenant(
     _("The restore drill restored the newest backup aside, verified it and dropped it."),
     _("%(actor)s ran the restore drill on backup %(backup_id)s (passed: %(ok)s)"),
 )
+_tenant(
+    "tenant.backups_purged",
+    _("Every backup of the workspace was deleted, with the workspace."),
+    _("%(actor)s deleted every backup of the workspace (%(files)s files)"),
+)

@@ -53,6 +53,7 @@ __all__ = [
     "backup_ids_in_storage",
     "backup_restore",
     "backups_prune",
+    "backups_purge",
     "new_backup_id",
     "read_manifest",
     "restore_discard",
@@ -599,6 +600,40 @@ def backups_prune(*, actor: Principal, tenant: Tenant, now: datetime | None = No
                              "objects_removed": objects_removed},
                 )  # fmt: skip
     return len(gone)
+
+
+@write_service
+def backups_purge(*, actor: Principal, tenant: Tenant) -> int:
+    """Delete every backup of ``tenant`` for good (offboarding's purge of a deleted
+    workspace): every file under its prefix in the backup storage (sets and objects),
+    the schemas restores set aside, and its ``Backup`` rows. Returns how many files
+    were deleted.
+
+    Idempotent and resumable: manifests go first, so a crash mid-way leaves no set that
+    looks complete (restorable), and a second run lists what is left and finishes.
+    Records ``tenant.backups_purged`` when anything was removed. Other workspaces'
+    backups are never listed (the prefix is the workspace's schema)."""
+    _require_operator(actor)
+    storage = store.backup_storage()
+    schema = tenant.schema_name
+    with _workspace_lock(schema):
+        names = store.list_names(storage, store.workspace_prefix(schema))
+        first = [n for n in names if n.endswith("/manifest.json.enc")]
+        removed = 0
+        for name in [*first, *sorted(set(names) - set(first))]:
+            store.delete(storage, name)
+            removed += 1
+        aside = aside_schemas(tenant)
+        with transaction.atomic():
+            for name in aside:
+                schemas.drop_schema(name)
+            rows = Backup.objects.filter(tenant=tenant).delete()[0]
+            if removed or rows or aside:
+                _record(
+                    "tenant.backups_purged", actor=actor, tenant=tenant,
+                    changes={"files": removed, "backups": rows, "schemas": aside},
+                )  # fmt: skip
+    return removed
 
 
 # --- the drill -----------------------------------------------------------------------

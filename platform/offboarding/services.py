@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 import audit.services as audit
+import backups.services as backups
 from core.outbox import send_after_commit
 from core.principal import Principal, require_vendor_role, write_service
 from core.queue import task
@@ -56,7 +57,7 @@ logger = logging.getLogger(__name__)
 EXPORT_ROLE = "support"
 DELETION_ROLE = "admin"
 _LOCK_CLASS = 0x4F464642  # "OFFB": advisory-lock namespace of purges
-PURGE_STEPS = ("state", "exports", "documents", "quarantine", "schema", "final")
+PURGE_STEPS = ("state", "exports", "documents", "quarantine", "backups", "schema", "final")
 RELEASED_SLUG = "-deleted-{pk}"  # not a valid workspace address, so never taken again
 
 
@@ -496,10 +497,11 @@ def _delete_prefix(deletion: Deletion, target, prefix: str) -> None:
 @write_service
 def deletion_purge(*, actor: Principal, deletion_id: int, now: datetime | None = None) -> Deletion:
     """Remove a workspace for good once its grace period is over: state ``deleted``, its
-    exports, documents and quarantine objects, its schema; its audit chain stays and
-    gets a final signed checkpoint; its address is released after
-    ``OFFBOARDING_SLUG_QUARANTINE_DAYS``. Idempotent and resumable: each finished step
-    is recorded, and a run after a crash finishes the rest. System or admin staff."""
+    exports, documents and quarantine objects, its backups (``backups.backups_purge``),
+    its schema; its audit chain stays and gets a final signed checkpoint; its address is
+    released after ``OFFBOARDING_SLUG_QUARANTINE_DAYS``. Idempotent and resumable: each
+    finished step is recorded, and a run after a crash finishes the rest. System or admin
+    staff."""
     require_vendor_role(actor, DELETION_ROLE)
     now = now or timezone.now()
     deletion = Deletion.objects.select_related("tenant").get(pk=deletion_id)
@@ -551,6 +553,11 @@ def _purge_steps(actor: Principal, deletion: Deletion, tenant: Tenant, now: date
         quarantine = object_storage.quarantine_storage()
         _delete_prefix(deletion, quarantine, f"{schema}/")
         _step_done(deletion, "quarantine")
+    if "backups" not in done:
+        # Backups' own service: its files (sets and objects), restored-aside schemas and
+        # rows; resumable the same way (a re-run lists what is left).
+        deletion.objects_deleted += backups.backups_purge(actor=actor, tenant=tenant)
+        _step_done(deletion, "backups")
     if "schema" not in done:
         with transaction.atomic():
             # Deferred foreign-key checks of rows written in this transaction (a caller's

@@ -197,3 +197,58 @@ def test_the_commands_back_up_list_restore_and_discard(fs_storages, workspace):
         stdout=StringIO(),
     )  # fmt: skip
     assert not schemas.schema_exists(restored["restored_schema"])
+
+
+def test_purge_deletes_every_backup_of_the_workspace_and_finishes_after_a_crash(
+    s3_backup, workspace, tenant_a, monkeypatch
+):
+    """Offboarding's purge step (``backups_purge``) on the S3 server: a crash at the
+    storage edge leaves no restorable set (manifests go first), the next run finishes;
+    another workspace's backups stay."""
+    from backups import store
+
+    tenant = workspace["tenant"]
+    schema = tenant.schema_name
+    storage = store.backup_storage()
+    for name in (schema, tenant_a.schema_name):  # earlier tests' sets in the session's bucket
+        store.delete_prefix(storage, store.workspace_prefix(name))
+    services.backup_create(actor=SYSTEM, tenant=tenant)
+    services.backup_create(actor=SYSTEM, tenant=tenant)
+    other = services.backup_create(actor=SYSTEM, tenant=tenant_a)
+    other_files = store.list_names(storage, store.workspace_prefix(tenant_a.schema_name))
+    aside = f"r_260101120000_{schema}"  # a copy a restore kept aside
+    schemas.create_schema(aside)
+    files = store.list_names(storage, store.workspace_prefix(schema))
+    assert len(files) == 2 * 3 + 3  # two sets of three files, three document objects
+
+    real_delete, calls = store.delete, {"n": 0}
+
+    def flaky(storage, name):  # the storage edge fails after three files
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError("storage unreachable")
+        real_delete(storage, name)
+
+    monkeypatch.setattr(store, "delete", flaky)
+    with pytest.raises(OSError):
+        services.backups_purge(actor=SYSTEM, tenant=tenant)
+    assert services.backup_ids_in_storage(schema) == []  # nothing looks restorable
+    assert len(store.list_names(storage, store.workspace_prefix(schema))) == len(files) - 3
+
+    monkeypatch.setattr(store, "delete", real_delete)
+    assert services.backups_purge(actor=SYSTEM, tenant=tenant) == len(files) - 3
+    assert store.list_names(storage, store.workspace_prefix(schema)) == []
+    assert not Backup.objects.filter(tenant=tenant).exists()
+    assert not schemas.schema_exists(aside)
+    event = AuditEvent.objects.filter(chain=schema).order_by("-id").first()
+    assert event.action == "tenant.backups_purged"
+    assert event.changes == {"files": len(files) - 3, "backups": 2, "schemas": [aside]}
+    # The other workspace's backup is untouched.
+    assert store.list_names(storage, store.workspace_prefix(tenant_a.schema_name)) == other_files
+    assert services.backup_ids_in_storage(tenant_a.schema_name) == [other.backup_id]
+    assert Backup.objects.filter(pk=other.pk).exists()
+    # Idempotent: nothing left, nothing recorded.
+    assert services.backups_purge(actor=SYSTEM, tenant=tenant) == 0
+    assert AuditEvent.objects.filter(chain=schema, action="tenant.backups_purged").count() == 1
+    # The session's bucket outlives the test.
+    store.delete_prefix(storage, store.workspace_prefix(tenant_a.schema_name))

@@ -264,3 +264,59 @@ def test_address_is_released_after_quarantine_and_a_new_workspace_gets_its_own_c
     assert fresh.schema_name == "t_leaving_2"
     assert AuditEvent.objects.filter(chain="t_leaving").count() == old_events  # untouched
     assert AuditEvent.objects.filter(chain="t_leaving_2", action="tenant.created").exists()
+
+
+def _fake_backup(tenant, backup_id: str) -> None:
+    """A backup set of ``tenant`` in the backup storage, as ``backup_create`` lays it out
+    (the test's workspace is not committed, so pg_dump could not read it), with its row."""
+    from backups import crypto, store
+    from backups.models import Backup
+
+    storage, key = store.backup_storage(), crypto.backup_key()
+    base = store.set_prefix(tenant.schema_name, backup_id)
+    for name in ("schema.dump.enc", "audit.jsonl.enc", "manifest.json.enc"):
+        store.put_json(storage, base + name, {"part": name}, key)
+    store.put_json(storage, store.object_name(tenant.schema_name, backup_id[-6:] * 8), {}, key)
+    Backup.objects.create(
+        backup_id=backup_id, tenant=tenant, schema_name=tenant.schema_name,
+        status=Backup.Status.OK, created_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_purge_deletes_the_workspace_backups_and_only_them(
+    s3_storages, s3_server, workspace, admin_vendor, django_capture_on_commit_callbacks, settings
+):
+    from backups import store
+    from backups.models import Backup
+    from config.settings.base import backups_storage
+    from tests.backups.conftest import BACKUP_BUCKET
+
+    client = s3_storages["client"]
+    if BACKUP_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=BACKUP_BUCKET)
+    entry = backups_storage(bucket=BACKUP_BUCKET, endpoint_url=s3_server["endpoint"])
+    entry["OPTIONS"].update(access_key="testing", secret_key="testing")
+    settings.STORAGES = {**settings.STORAGES, "backups": entry}
+    tenant, other = workspace["tenant"], Tenant.objects.get(slug="alpha")
+    storage = store.backup_storage()
+    for name in (tenant.schema_name, other.schema_name):
+        store.delete_prefix(storage, store.workspace_prefix(name))
+    _fake_backup(tenant, "20260101T000000000Z-aaaaaa")
+    _fake_backup(tenant, "20260102T000000000Z-bbbbbb")
+    _fake_backup(other, "20260101T000000000Z-cccccc")
+    others = store.list_names(storage, store.workspace_prefix(other.schema_name))
+    assert len(store.list_names(storage, store.workspace_prefix(tenant.schema_name))) == 8
+
+    deletion = schedule(admin_vendor, tenant, django_capture_on_commit_callbacks, grace_days=0)
+    services.deletion_purge(actor=SYSTEM, deletion_id=deletion.pk,
+                            now=timezone.now() + timedelta(seconds=1))  # fmt: skip
+
+    assert store.list_names(storage, store.workspace_prefix(tenant.schema_name)) == []
+    assert not Backup.objects.filter(tenant=tenant).exists()
+    deletion.refresh_from_db()
+    assert "backups" in deletion.steps_done and deletion.objects_deleted == 8
+    chain = actions(tenant.schema_name)
+    assert chain.index("tenant.backups_purged") < chain.index("workspace.purged")
+    assert store.list_names(storage, store.workspace_prefix(other.schema_name)) == others
+    assert Backup.objects.filter(tenant=other).count() == 1
+    store.delete_prefix(storage, store.workspace_prefix(other.schema_name))
