@@ -236,6 +236,15 @@ def _committed_for_real(item: pytest.Item) -> bool:
     return transactional or bool({"transactional_db", "live_server"} & set(item.fixturenames))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-django's live_server asks the kernel for a port (port 0), which comes from
+    # the ephemeral range; local services stay below it (uploads.clamd_process).
+    if not config.option.liveserver:
+        from uploads.clamd_process import free_port
+
+        config.option.liveserver = f"127.0.0.1:{free_port()}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """After a test that committed for real, and after Django's flush that ends

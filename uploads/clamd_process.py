@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -24,10 +25,21 @@ DATABASE_DIR = REPO / "deploy" / "clamav" / "db"
 CLAMD_USER = "clamav"  # Debian's clamav-daemon creates it; clamd drops root for it
 
 
+# Below the kernel's ephemeral range (32768-60999): a port from that range may be taken
+# by an outgoing connection at any moment, and local services stay below it.
+FREE_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on, below the ephemeral range."""
+    for port in random.sample(FREE_PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
 
 
 def clamd_binary() -> str | None:

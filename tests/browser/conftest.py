@@ -7,12 +7,14 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.db import connections
 from django.test.testcases import LiveServerThread
 
+from uploads.clamd_process import free_port
+
 CHROMIUM = "/usr/bin/chromium"
 
 
 class _StaticLiveServerThread(LiveServerThread):
     def __init__(self) -> None:
-        super().__init__("127.0.0.1", StaticFilesHandler, port=0)
+        super().__init__("127.0.0.1", StaticFilesHandler, port=free_port())
 
     def _create_server(self, connections_override=None):
         server = super()._create_server(connections_override)

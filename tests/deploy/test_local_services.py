@@ -75,7 +75,7 @@ def test_clamd_starts_and_stops_every_time(tmp_path):
 
 def test_clamd_that_cannot_start_fails_fast_with_its_log(tmp_path):
     with socket.socket() as taken:  # clamd cannot bind a port that is taken
-        taken.bind(("127.0.0.1", 0))
+        taken.bind(("127.0.0.1", free_port()))
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()

@@ -3,7 +3,6 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from django_tenants.utils import schema_context
 
 from config import metrics
 from tenants.selectors import spare_pool_size
+from uploads.clamd_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 POD = "10.0.0.7:8000"
@@ -149,18 +149,12 @@ def get(url: str, host: str) -> str:
     return urllib.request.urlopen(request, timeout=10).read().decode()  # noqa: S310
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # Not transactional: gunicorn reads the session's committed baseline.
 @pytest.mark.django_db
 def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     """Under gunicorn (deploy/gunicorn.conf.py, two workers) every scrape, whichever
     worker answers it, counts the requests that every worker served."""
-    port = _free_port()
+    port = free_port()
     db = settings.DATABASES["default"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PROMETHEUS_"))}
     env.update(

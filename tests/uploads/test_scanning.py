@@ -205,7 +205,7 @@ def test_scanner_down_is_a_retryable_error():
 
 def test_scanner_that_never_answers_is_a_retryable_timeout():
     # A listener that takes the whole stream and never answers (a hung clamd).
-    with socket.create_server(("127.0.0.1", 0)) as server:
+    with socket.create_server(("127.0.0.1", free_port())) as server:
         stop = threading.Event()
 
         def swallow():
