@@ -151,11 +151,14 @@ def account_ensure(*, tenant_id: int) -> BillingAccount:
         return BillingAccount.objects.get(tenant_id=tenant_id)
 
 
-def _set_plan(account: BillingAccount, plan: Plan) -> None:
+def _set_plan(account: BillingAccount, plan: Plan, actor: Principal) -> None:
     """The account's plan, and the workspace's (``Tenant.plan``, what ``plan_for`` and
-    every limit read), kept equal."""
+    every limit read), kept equal. The workspace's is tenants' to change: billing's
+    bookkeeping, as for read-only, with ``actor``'s name in the note."""
     account.plan = plan
-    _tenant_model().objects.filter(pk=account.tenant_id).exclude(plan=plan).update(plan=plan)
+    tenant_services.tenant_plan_set(
+        actor=BOOKKEEPING, tenant_id=account.tenant_id, plan_id=plan.pk, note=_note(actor)
+    )
 
 
 def _lock(tenant_id: int) -> BillingAccount:
@@ -304,7 +307,7 @@ def _apply_subscription(account: BillingAccount, sub: dict | None, actor: Princi
     )
     price = Price.objects.select_related("plan").filter(stripe_price_id=sub["price_id"]).first()
     if price is not None and status != Status.CANCELED:
-        _set_plan(account, price.plan)
+        _set_plan(account, price.plan, actor)
         account.interval = price.interval
     if status is not None and status != account.status:
         if status == Status.PAST_DUE:
@@ -785,7 +788,7 @@ def plan_comp(
     with transaction.atomic():
         account = _lock(tenant_id)
         before = account.plan.code
-        _set_plan(account, plan)
+        _set_plan(account, plan, actor)
         account.comp_until = until
         account.save(update_fields=["plan", "comp_until", "updated_at"])
         _record(
@@ -957,7 +960,7 @@ def deadlines_enforce(*, actor: Principal) -> dict[str, int]:
             if account.comp_until and account.comp_until <= now:
                 account.comp_until = None
                 if not account.stripe_subscription_id:
-                    _set_plan(account, _trial_plan())
+                    _set_plan(account, _trial_plan(), actor)
                 account.save(update_fields=["comp_until", "plan", "updated_at"])
             _apply_access(account, actor)
         counts["access_checked"] += 1

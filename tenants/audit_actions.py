@@ -49,6 +49,14 @@ declare(
     sentence=_("%(actor)s lifted the read-only reason %(reason)s of the workspace %(target)s"),
 )
 declare(
+    "tenant.plan_changed",
+    target="tenants.tenant",
+    description=_(
+        "A workspace was put on another plan (billing: a subscription, a comp, a trial)."
+    ),
+    sentence=_("%(actor)s put the workspace %(target)s on the plan %(plan_after)s"),
+)
+declare(
     "tenant.spare_pool_refilled",
     target="",
     description=_("Pre-migrated spare schemas were added to the signup pool."),

@@ -15,6 +15,7 @@ from .lifecycle import (
     tenant_suspend,
     tenant_transition,
 )
+from .plan import tenant_plan_set
 from .routing import forget_tenant
 
 
@@ -32,6 +33,7 @@ __all__ = [
     "spare_pool_refill",
     "tenant_create",
     "tenant_mark_ready",
+    "tenant_plan_set",
     "tenant_reactivate",
     "tenant_restrict",
     "tenant_suspend",
