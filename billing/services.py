@@ -857,8 +857,11 @@ def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> Webh
     except (ValueError, KeyError, TypeError):
         raise _refuse(actor, "malformed") from None
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent duplicate waits for our commit,
-    # then inserts nothing; only the delivery that inserted queues the processing.
-    with transaction.atomic(), connection.cursor() as cursor:
+    # then inserts nothing; only the delivery that inserted queues the processing. One
+    # statement, so no transaction of its own: in autocommit it is committed when it
+    # returns (one round trip, not BEGIN/INSERT/COMMIT) and on_commit runs at once;
+    # inside a caller's transaction, the queueing waits for that commit.
+    with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_EVENT,
             [
@@ -866,16 +869,27 @@ def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> Webh
                 event_type[:100],
                 created,
                 _customer_of(obj)[:255],
-                json.dumps(event),
+                payload.decode("utf-8"),
                 WebhookEvent.Status.RECEIVED,
             ],
         )
         inserted = cursor.fetchone()
-        if inserted is None:
-            return None
-        task = queue.task("billing.tasks.process_webhook_event")
-        transaction.on_commit(lambda: task.delay(event_id=event_id))
+    if inserted is None:
+        return None
+    transaction.on_commit(lambda: _queue_processing(inserted[0], event_id))
     return WebhookEvent(pk=inserted[0], event_id=event_id, type=event_type)
+
+
+def _queue_processing(pk: int, event_id: str) -> None:
+    """Queue the stored event's task. If the broker refuses, the row is removed again
+    (still ``received``: nothing ran) and the error goes up: the delivery gets a 5xx,
+    and Stripe's retry stores and queues it afresh instead of being taken for a
+    duplicate of an event that would never be processed."""
+    try:
+        queue.task("billing.tasks.process_webhook_event").delay(event_id=event_id)
+    except Exception:
+        WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.RECEIVED).delete()
+        raise
 
 
 @write_service

@@ -124,6 +124,8 @@ MIDDLEWARE = [
     "tenants.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Stripe's webhook on the public host skips the rest: no session, user, CSRF, locale.
+    "billing.middleware.WebhookMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
