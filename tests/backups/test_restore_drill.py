@@ -200,7 +200,7 @@ def test_the_commands_back_up_list_restore_and_discard(fs_storages, workspace):
 
 
 def test_purge_deletes_every_backup_of_the_workspace_and_finishes_after_a_crash(
-    s3_backup, workspace, tenant_a, monkeypatch
+    s3_storages, workspace, tenant_a, monkeypatch
 ):
     """Offboarding's purge step (``backups_purge``) on the S3 server: a crash at the
     storage edge leaves no restorable set (manifests go first), the next run finishes;
