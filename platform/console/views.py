@@ -134,14 +134,17 @@ def _pending_user(request: HttpRequest):
     return user, pending
 
 
-def _too_many(request: HttpRequest) -> HttpResponse:
+def _message(request: HttpRequest, title: str, message: str, *, status: int) -> HttpResponse:
     return render(
+        request, "console/message.html", {"title": title, "message": message}, status=status
+    )
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return _message(
         request,
-        "console/message.html",
-        {
-            "title": _("Too many attempts"),
-            "message": _("Too many attempts from your network. Please wait a while and try again."),
-        },
+        _("Too many attempts"),
+        _("Too many attempts from your network. Please wait a while and try again."),
         status=429,
     )
 
@@ -205,18 +208,15 @@ def _locked(request: HttpRequest) -> HttpResponse:
     from django.conf import settings
 
     minutes = round(float(settings.AXES_COOLOFF_TIME or 0) * 60)
-    return render(
+    return _message(
         request,
-        "console/message.html",
-        {
-            "title": _("Sign-in paused"),
-            "message": ngettext(
-                "Too many failed sign-ins. Signing in is paused for %(minutes)s minute.",
-                "Too many failed sign-ins. Signing in is paused for %(minutes)s minutes.",
-                minutes,
-            )
-            % {"minutes": minutes},
-        },
+        _("Sign-in paused"),
+        ngettext(
+            "Too many failed sign-ins. Signing in is paused for %(minutes)s minute.",
+            "Too many failed sign-ins. Signing in is paused for %(minutes)s minutes.",
+            minutes,
+        )
+        % {"minutes": minutes},
         status=429,
     )
 
@@ -290,13 +290,10 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         return _too_many(request)
     invited = services.invitation_check(token=token)
     if invited is None:
-        return render(
+        return _message(
             request,
-            "console/message.html",
-            {
-                "title": _("Invitation not valid"),
-                "message": _("This invitation link is not valid any more."),
-            },
+            _("Invitation not valid"),
+            _("This invitation link is not valid any more."),
             status=400,
         )
     form = PasswordForm(request.POST or None)
