@@ -9,6 +9,7 @@ import threading
 from django.test import override_settings
 
 from config.celery import app as celery_app
+from uploads.clamd_process import free_port
 
 
 def run_as_worker(message) -> None:
@@ -42,7 +43,7 @@ class ScriptedSmtp:
     def __init__(self, rcpt_reply: bytes) -> None:
         self.rcpt_reply = rcpt_reply
         self.delivered = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server = socket.create_server(("127.0.0.1", free_port()))
         self._server.settimeout(0.2)
         self.port = self._server.getsockname()[1]
         self._stop = threading.Event()

@@ -29,6 +29,7 @@ from django_tenants.utils import schema_context
 from config.celery import app as celery_app
 from tenants.models import Tenant
 from tenants.pgbouncer_process import PgBouncerProcess, pgbouncer_binary, port_in_use
+from uploads.clamd_process import free_port
 
 from .pooled_site.probe import visible_rows
 
@@ -257,7 +258,7 @@ def test_a_taken_port_is_refused_not_talked_to(django_db_setup):
     from django.db import connection
 
     db = connection.settings_dict
-    with socket.create_server(("127.0.0.1", 0)) as stray:
+    with socket.create_server(("127.0.0.1", free_port())) as stray:
         process = PgBouncerProcess(
             server_host=db["HOST"], server_port=int(db["PORT"]), server_user=db["USER"],
             port=stray.getsockname()[1],
