@@ -17,7 +17,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,7 +29,7 @@ for _path in (str(ROOT), str(ROOT / "platform"), str(BENCH)):
         sys.path.insert(0, _path)
 
 # One free_port for benches and tests; imported after the path setup above.
-from uploads.clamd_process import free_port  # noqa: E402, F401
+from uploads.clamd_process import free_port  # noqa: E402
 
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "10"))
 # A hash made once with Django's default hasher stands for the owner's password.
@@ -77,6 +78,25 @@ def stop_processes(procs: list, timeout: float = 20) -> None:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def gunicorn(*, workers: int, env: dict | None = None) -> Iterator[tuple[int, object]]:
+    """gunicorn serving the app (``config.wsgi``, sync workers) on a free loopback port:
+    yields ``(port, process)``; stopped on the way out."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "config.wsgi:application",
+            "--workers", str(workers), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", "--chdir", str(ROOT),
+        ],
+        env=env,
+    )  # fmt: skip
+    try:
+        yield port, server
+    finally:
+        stop_processes([server], timeout=30)
 
 
 def server_url() -> str:

@@ -22,8 +22,6 @@ Run: ``make bench B=api`` (wrk from Debian's ``wrk`` package, which make bench i
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 
 import _common
 
@@ -54,14 +52,7 @@ def main() -> None:
     api = ("/api/v1/documents/?page_size=20", f"Authorization: Bearer {token}")
     view = ("/bench/documents", f"Cookie: atrium_session={cookie}")
     rps: dict[str, list[float]] = {"api": [], "view": []}
-    port = _common.free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application",
-         "--workers", str(WORKERS), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--chdir", str(_common.ROOT)],
-        env=env,
-    )  # fmt: skip
-    try:
+    with _common.gunicorn(workers=WORKERS, env=env) as (port, _server):
         base = f"http://127.0.0.1:{port}"
         for path, header in (api, view):
             name, _sep, value = header.partition(": ")
@@ -79,8 +70,6 @@ def main() -> None:
                 figure = _common.wrk(base + path, seconds=DURATION, timeout_s=10, **load)
                 rps[name].append(figure)
                 print(f"round {round_no + 1}: {name:<5} {figure:8.0f} req/s")
-    finally:
-        _common.stop_processes([server])
     median = statistics.median
     ratio = median(a / v for a, v in zip(rps["api"], rps["view"], strict=True))
     api_rps, view_rps = median(rps["api"]), median(rps["view"])

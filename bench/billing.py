@@ -28,9 +28,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -190,17 +187,7 @@ def main() -> None:
     # not the server's); they stay valid for the tolerance's 5 minutes.
     signed = [(body, sign(body, secret=SECRET)) for body in stream]
     env = dict(os.environ)
-    port = _common.free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--workers", str(WORKERS), "--worker-class", "sync",
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-            "--chdir", str(_common.ROOT),
-        ],
-        env=env,
-    )  # fmt: skip
-    try:
+    with _common.gunicorn(workers=WORKERS, env=env) as (port, server):
         _common.wait_port(port, server, "gunicorn")
         # Warm-up: every worker imports, connects to PostgreSQL and Redis (events for a
         # customer nobody has: stored, queued, then "unmatched"; not counted below).
@@ -219,13 +206,6 @@ def main() -> None:
         timings, statuses = _send_all(port, settings.BASE_DOMAIN, signed, deadline)
         intake_s = time.monotonic() - intake_started
         server_cpu_ms = (_tree_cpu_s(server.pid) - cpu_before) * 1000 / max(1, len(timings))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     bad = {code: n for code, n in collections.Counter(statuses).items() if code != 200}
     assert not bad, f"answers other than 200: {bad}"
     load = os.getloadavg()[0]

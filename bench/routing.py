@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -312,29 +311,15 @@ def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
 
 def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str) -> float:
     """Start gunicorn with ``settings_module``, load it with wrk, stop it; the req/s."""
-    port = _common.free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--workers", str(WORKERS), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
-            "--log-level", "warning", "--chdir", str(_common.ROOT),
-        ],
-        env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
-    )  # fmt: skip
-    try:
+    with _common.gunicorn(
+        workers=WORKERS, env={**env, "DJANGO_SETTINGS_MODULE": settings_module}
+    ) as (port, _server):
         url = f"http://127.0.0.1:{port}/"
         _common.wait_until_serving(
             url, {"Host": hosts[0]}, lambda status, got: status == 200 and got == body.encode()
         )
         _common.wrk(url, seconds=WARMUP, connections=CONNECTIONS, hosts=hosts)
         return _common.wrk(url, seconds=DURATION, connections=CONNECTIONS, hosts=hosts)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 if __name__ == "__main__":
