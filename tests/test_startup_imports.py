@@ -13,7 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = ("stripe", "rest_framework.views", "drf_spectacular.openapi", "django.test", "sentry_sdk")
+HEAVY = (
+    "stripe",
+    "rest_framework.views",
+    "drf_spectacular.openapi",
+    "django.test",
+    "sentry_sdk",
+    # cryptography's primitives: backups' encryption imports them by its first use.
+    "cryptography.hazmat",
+)
 
 PROBE = """
 import json, sys

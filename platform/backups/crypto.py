@@ -20,8 +20,6 @@ import os
 import struct
 from typing import BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -71,9 +69,24 @@ def name_digest(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
+# cryptography's primitives (its Rust bindings) are about 6 MB RSS: imported by the first
+# backup or restore, not by every web process and worker that imports the backups
+# services through the offboarding pages and tasks (bench/uploads.py measures both).
+def _aead(key: bytes):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+def _invalid_tag() -> type[Exception]:
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag
+
+
 def encrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes) -> tuple[int, str]:
     """Encrypt ``src`` into ``dst``; returns the plaintext's size and sha256."""
-    aead = AESGCM(key)
+    aead = _aead(key)
     prefix = os.urandom(8)
     header = MAGIC + key_id(key) + prefix
     dst.write(header)
@@ -106,7 +119,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes) -> tuple[int, str]:
     if header[len(MAGIC) : len(MAGIC) + 8] != key_id(key):
         raise BackupCryptoError("this backup was encrypted with another BACKUP_ENCRYPTION_KEY")
     prefix = header[len(MAGIC) + 8 :]
-    aead = AESGCM(key)
+    aead = _aead(key)
     digest = hashlib.sha256()
     size = 0
     number = 0
@@ -117,7 +130,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes) -> tuple[int, str]:
         sealed = _read_exact(src, length, "record")
         try:
             chunk = aead.decrypt(_nonce(prefix, number), sealed, _aad(header, number, bool(last)))
-        except InvalidTag:
+        except _invalid_tag():
             raise BackupCryptoError(f"backup file is damaged (record {number})") from None
         dst.write(chunk)
         digest.update(chunk)
