@@ -9,8 +9,10 @@ django-storages' ``S3Storage`` with these memory bounds, measured with
   storages (quarantine and documents).
 * botocore's endpoint table (``endpoints.json``: every partition, region and AWS
   service, about 7 MB of Python objects kept for the life of the session) is read
-  with the S3 entries only; the clients consult it for S3 alone
-  (``S3EndpointsFileLoader``).
+  with the S3 entries only; the clients consult it for S3 alone. The S3 model is
+  read without its documentation strings (1 MB of the model's 1.4 MB, kept by every
+  client for docstrings nobody reads in a server; about 1.5 MB RSS). Both in
+  ``S3DataFileLoader``.
 * django-storages is imported without cryptography's primitives
   (``_import_storages_s3``): at import it loads them, when installed, to be ready to
   sign CloudFront URLs, which we never do (downloads are presigned S3 URLs). That
@@ -31,8 +33,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 import threading
+from collections import OrderedDict
+from json.decoder import scanstring
+from typing import Any
 
 import boto3
 import botocore.session
@@ -75,10 +81,105 @@ _sessions = threading.local()
 S3_ENDPOINT_SERVICES = frozenset({"s3"})
 
 
-class S3EndpointsFileLoader(JSONFileLoader):
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _skip_space(text: str, index: int) -> int:
+    return _WHITESPACE.match(text, index).end()
+
+
+def _expect(text: str, index: int, char: str) -> None:
+    if text[index : index + 1] != char:
+        raise ValueError(f"expected {char!r} at {index} of the endpoint table")
+
+
+def _read_value(text: str, index: int) -> tuple[Any, int]:
+    return _DECODER.raw_decode(text, index)
+
+
+def _read_object(text: str, index: int, read_member) -> tuple[dict, int]:
+    """The JSON object at ``text[index]``, each member's value read by
+    ``read_member(key, text, index)`` as ``(keep, value, end)``."""
+    _expect(text, index, "{")
+    result: dict = {}
+    index = _skip_space(text, index + 1)
+    if text[index : index + 1] == "}":
+        return result, index + 1
+    while True:
+        _expect(text, index, '"')
+        key, index = scanstring(text, index + 1)
+        index = _skip_space(text, index)
+        _expect(text, index, ":")
+        keep, value, index = read_member(key, text, _skip_space(text, index + 1))
+        if keep:
+            result[key] = value
+        index = _skip_space(text, index)
+        if text[index : index + 1] == "}":
+            return result, index + 1
+        _expect(text, index, ",")
+        index = _skip_space(text, index + 1)
+
+
+def _read_array(text: str, index: int, read_item) -> tuple[list, int]:
+    _expect(text, index, "[")
+    result: list = []
+    index = _skip_space(text, index + 1)
+    if text[index : index + 1] == "]":
+        return result, index + 1
+    while True:
+        item, index = read_item(text, index)
+        result.append(item)
+        index = _skip_space(text, index)
+        if text[index : index + 1] == "]":
+            return result, index + 1
+        _expect(text, index, ",")
+        index = _skip_space(text, index + 1)
+
+
+def s3_endpoint_table(text: str) -> dict:
+    """botocore's endpoint table (the text of ``endpoints.json``) with only the S3
+    services of each partition. Read member by member: every other service is parsed
+    and dropped at once, so the whole table (about 4 MB of objects at its peak, which
+    then stay in the heap as free space) never exists."""
+
+    def service(key: str, text: str, index: int) -> tuple[bool, Any, int]:
+        value, end = _read_value(text, index)
+        return key in S3_ENDPOINT_SERVICES, value, end
+
+    def partition_member(key: str, text: str, index: int) -> tuple[bool, Any, int]:
+        if key == "services":
+            return (True, *_read_object(text, index, service))
+        return (True, *_read_value(text, index))
+
+    def partition(text: str, index: int) -> tuple[dict, int]:
+        return _read_object(text, index, partition_member)
+
+    def table_member(key: str, text: str, index: int) -> tuple[bool, Any, int]:
+        if key == "partitions":
+            return (True, *_read_array(text, index, partition))
+        return (True, *_read_value(text, index))
+
+    table, end = _read_object(text, _skip_space(text, 0), table_member)
+    if _skip_space(text, end) != len(text):
+        raise ValueError(f"unexpected data at {end} of the endpoint table")
+    return table
+
+
+def _without_documentation(pairs: list[tuple[str, Any]]) -> OrderedDict:
+    """A JSON object as botocore makes it (an ``OrderedDict``), its documentation
+    string emptied as it is parsed, so the text is never kept."""
+    return OrderedDict(
+        (key, "" if key == "documentation" and isinstance(value, str) else value)
+        for key, value in pairs
+    )
+
+
+class S3DataFileLoader(JSONFileLoader):
     """botocore's data file loader, keeping of the endpoint table only the S3 entries
-    of each partition (the partitions, regions and defaults stay whole). Every other
-    data file is loaded unchanged."""
+    of each partition (the partitions, regions and defaults stay whole), and of every
+    other file all but the documentation strings (the keys stay, empty: botocore
+    requires some of them, e.g. on client context parameters)."""
 
     def load_file(self, file_path: str):
         if os.path.basename(file_path) != "endpoints":
@@ -86,22 +187,24 @@ class S3EndpointsFileLoader(JSONFileLoader):
         path = f"{file_path}.json"
         if not os.path.isfile(path):
             return None
-        with open(path, "rb") as fp:
-            table = json.load(fp)
-        for partition in table.get("partitions", []):
-            services = partition.get("services", {})
-            partition["services"] = {
-                name: services[name] for name in S3_ENDPOINT_SERVICES if name in services
-            }
-        # A fresh copy, so the objects of the whole table are freed together.
-        return json.loads(json.dumps(table))
+        with open(path, encoding="utf-8") as fp:
+            return s3_endpoint_table(fp.read())
+
+    def _load_file(self, full_path: str, open_method):
+        # botocore's own reading (utf-8, gzip or not), with our object hook.
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as fp:
+            payload = fp.read().decode("utf-8")
+        return json.loads(payload, object_pairs_hook=_without_documentation)
 
 
 def s3_botocore_session() -> botocore.session.Session:
-    """A botocore session whose data loader reads the S3-only endpoint table."""
+    """A botocore session whose data loader reads the S3-only endpoint table and the
+    models without their documentation."""
     session = botocore.session.get_session()
     loader = create_loader(session.get_config_variable("data_path"))
-    loader.file_loader = S3EndpointsFileLoader()
+    loader.file_loader = S3DataFileLoader()
     session.register_component("data_loader", loader)
     return session
 

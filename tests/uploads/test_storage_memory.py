@@ -3,6 +3,7 @@ uploads storages share one boto3 session per thread, and transfers run without a
 pool, one part at a time, keeping checksums that validate on read. Also: the clamd a
 benchmark starts can run without its clean-file cache, so it times scans, not hits."""
 
+import json
 import os
 import subprocess
 import sys
@@ -114,6 +115,51 @@ def test_s3_only_endpoint_table_resolves_s3_exactly_like_botocores_own():
         assert ours.meta.endpoint_url == stock.meta.endpoint_url
         assert ours.meta.region_name == stock.meta.region_name
         assert ours.meta.partition == stock.meta.partition
+
+
+def _botocore_data(name: str) -> str:
+    import botocore
+
+    return os.path.join(os.path.dirname(botocore.__file__), "data", name)
+
+
+def test_endpoint_table_read_member_by_member_equals_the_whole_table_trimmed():
+    with open(_botocore_data("endpoints.json"), encoding="utf-8") as fp:
+        text = fp.read()
+    whole = json.loads(text)
+    for partition in whole["partitions"]:
+        partition["services"] = {k: v for k, v in partition["services"].items() if k == "s3"}
+    assert s3.s3_endpoint_table(text) == whole
+    assert all(list(p["services"]) == ["s3"] for p in whole["partitions"])
+    spaced = ' { "partitions" : [ { "services" : { "ec2" : {} , "s3" : { "a" : [1] } } } ] } \n'
+    assert s3.s3_endpoint_table(spaced) == {"partitions": [{"services": {"s3": {"a": [1]}}}]}
+    for broken in ('{"partitions": [', '{"partitions": []} x', "[]", '{"a" 1}'):
+        with pytest.raises(ValueError):
+            s3.s3_endpoint_table(broken)
+
+
+def test_s3_model_is_botocores_own_without_its_documentation_text():
+    from botocore.loaders import JSONFileLoader
+
+    path = _botocore_data("s3/2006-03-01/service-2")
+    stock, ours = JSONFileLoader().load_file(path), s3.S3DataFileLoader().load_file(path)
+    blanked = []
+
+    def blank(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "documentation" and isinstance(value, str):
+                    blanked.append(len(value))
+                    node[key] = ""
+                else:
+                    blank(value)
+        elif isinstance(node, list):
+            for value in node:
+                blank(value)
+
+    blank(stock)
+    assert ours == stock  # every operation, shape and key; only the text is gone
+    assert sum(blanked) > 900_000  # most of the model's 1.4 MB
 
 
 def test_transfers_are_single_part_in_flight_without_threads(s3_storage):
