@@ -138,7 +138,7 @@ def test_endpoint_table_read_member_by_member_equals_the_whole_table_trimmed():
             s3.s3_endpoint_table(broken)
 
 
-def test_s3_model_is_botocores_own_without_its_documentation_text():
+def test_s3_model_is_botocores_own_as_plain_dicts_without_its_documentation_text():
     from botocore.loaders import JSONFileLoader
 
     path = _botocore_data("s3/2006-03-01/service-2")
@@ -159,6 +159,8 @@ def test_s3_model_is_botocores_own_without_its_documentation_text():
 
     blank(stock)
     assert ours == stock  # every operation, shape and key; only the text is gone
+    assert list(ours["shapes"]) == list(stock["shapes"])  # plain dicts, same order
+    assert type(ours["shapes"]) is dict
     assert sum(blanked) > 900_000  # most of the model's 1.4 MB
 
 
