@@ -21,6 +21,9 @@ HEAVY = (
     "sentry_sdk",
     # cryptography's primitives: backups' encryption imports them by its first use.
     "cryptography.hazmat",
+    # The exports page's views and services, by its first request (offboarding.urls).
+    "offboarding.views",
+    "backups.services",
 )
 
 PROBE = """
