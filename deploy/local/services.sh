@@ -214,7 +214,7 @@ ensure_clamd_installed() {
   if can_apt; then
     apt_install "" clamav-daemon clamav-testfiles file
   else
-    echo "clamd is missing: install Debian's clamav-daemon package." >&2
+    echo "clamd or file is missing: install Debian's clamav-daemon, clamav-testfiles and file." >&2
     exit 1
   fi
 }
