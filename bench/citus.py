@@ -14,13 +14,15 @@ the throwaway tenant app of ``migrations.py``, and this is timed:
    every row the client wrote must be there.
 
 Each target runs in a process of its own (Django binds one database per process).
-Run: ``make bench B=citus`` (starts the cluster: ``make citus-up``). Env: ``BENCH_FLEET``,
+Run: ``make bench B=citus`` (starts the cluster as ``make citus-up`` does, and stops it
+at the end if it was not running before). Env: ``BENCH_FLEET``,
 ``BENCH_SAMPLES`` (signups, default 30), ``BENCH_MOVES``, ``CITUS_PORT``. Last line:
 one JSON object.
 """
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,18 +42,23 @@ CITUS = [str(_common.ROOT / "deploy/local/citus.sh")]
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--target":
         return measure(sys.argv[2])
+    already_up = _coordinator_listens()
     subprocess.run([*CITUS, "up"], check=True)
     results = {}
-    for target in ("single", "citus"):
-        print(f"== {target}", flush=True)
-        done = subprocess.run(
-            [sys.executable, __file__, "--target", target],
-            stdout=subprocess.PIPE, text=True, timeout=3600, check=False,
-        )  # fmt: skip
-        print(done.stdout.rsplit("\n", 2)[0], flush=True)
-        if done.returncode:
-            raise SystemExit(f"the {target} run failed")
-        results[target] = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        for target in ("single", "citus"):
+            print(f"== {target}", flush=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--target", target],
+                stdout=subprocess.PIPE, text=True, timeout=3600, check=False,
+            )  # fmt: skip
+            print(done.stdout.rsplit("\n", 2)[0], flush=True)
+            if done.returncode:
+                raise SystemExit(f"the {target} run failed")
+            results[target] = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        if not already_up:  # a cluster the bench started, it stops, even after a failure
+            subprocess.run([*CITUS, "down"], check=False)
     single, citus = results["single"], results["citus"]
     print()
     signup_ratio = citus["signup_p50_ms"] / single["signup_p50_ms"]
@@ -73,6 +80,12 @@ def main() -> None:
             "tenants": citus["tenants"],
         }
     )
+
+
+def _coordinator_listens() -> bool:
+    port = int(os.environ.get("CITUS_PORT", "15460"))
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def measure(target: str) -> None:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
@@ -31,6 +31,13 @@ from .models import SpareSchema, Tenant
 # (``SELECT create_reference_table('public.<table>')``, copied to every node); none so far.
 # tests/test_citus_ready.py keeps every other relation inside the tenant's schema.
 REFERENCE_TABLES: frozenset[str] = frozenset()
+
+# A move leaves the old placement behind for Citus to drop later (shard_cleaner.c), with a
+# 1 s lock_timeout. While the tenant's traffic still holds it, the next move of that tenant
+# is refused ("... leftover from the previous move could not be cleaned up"): wait, clean
+# up, and try again, about 15 s in all before giving up with a clear message.
+MOVE_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+_ORPHAN_LEFT = "leftover from the previous move could not be cleaned up"
 
 
 @dataclass(frozen=True, order=True)
@@ -118,7 +125,9 @@ def tenant_move(*, actor: Principal, tenant: Tenant, to: Node | None = None) -> 
 
     Online: the tenant keeps reading and writing while its tables are copied; writes
     wait only for the final catch-up. Cannot run inside a transaction (the copy
-    commits as it goes); the audit event is written once the move is done.
+    commits as it goes); the audit event is written once the move is done. When the
+    old copy of the tenant's previous move is still in use, it waits and retries
+    (``MOVE_RETRY_DELAYS``), then refuses with a ValidationError, having changed nothing.
     """
     _require_citus()
     if connection.in_atomic_block:
@@ -141,13 +150,7 @@ def tenant_move(*, actor: Principal, tenant: Tenant, to: Node | None = None) -> 
             % {"slug": tenant.slug, "node": source}
         )
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        # 'auto': logical replication (online) for tables with a replica identity, which
-        # every Atrium table has (a primary key).
-        cursor.execute(
-            "SELECT citus_schema_move(%s::regnamespace, %s, %s, shard_transfer_mode => 'auto')",
-            [schemas.check_schema_name(tenant.schema_name), target.host, target.port],
-        )
+    _schema_move(tenant, target)
     seconds = time.perf_counter() - started
     with transaction.atomic():
         audit.record(
@@ -161,6 +164,35 @@ def tenant_move(*, actor: Principal, tenant: Tenant, to: Node | None = None) -> 
             },
         )
     return MoveResult(tenant=tenant, source=source, target=target, seconds=seconds)
+
+
+def _schema_move(tenant: Tenant, target: Node) -> None:
+    for delay in (*MOVE_RETRY_DELAYS, None):
+        try:
+            with connection.cursor() as cursor:
+                # 'auto': logical replication (online) for tables with a replica identity,
+                # which every Atrium table has (a primary key).
+                cursor.execute(
+                    "SELECT citus_schema_move(%s::regnamespace, %s, %s, "
+                    "shard_transfer_mode => 'auto')",
+                    [schemas.check_schema_name(tenant.schema_name), target.host, target.port],
+                )
+            return
+        except DatabaseError as error:
+            if _ORPHAN_LEFT not in str(error):
+                raise
+            if delay is None:
+                raise ValidationError(
+                    _(
+                        "The previous move of %(slug)s is still being cleaned up: its old "
+                        "copy is in use. Nothing was changed; try again in a minute."
+                    )
+                    % {"slug": tenant.slug}
+                ) from error
+        time.sleep(delay)
+        with connection.cursor() as cursor:
+            # Its own 1 s lock_timeout per placement; what it cannot drop yet stays queued.
+            cursor.execute("CALL citus_cleanup_orphaned_resources()")
 
 
 def undistributed_schemas() -> list[str]:

@@ -17,6 +17,7 @@ from audit.models import AuditEvent
 from core.principal import SYSTEM
 from signup.services import tenant_provision
 from tenants import citus, pool, schemas
+from tenants.citus import Node
 from tenants.models import SpareSchema, Tenant
 
 from ..conftest import PASSWORD
@@ -138,6 +139,94 @@ def test_move_tenant_command(committed, capsys):
     call_command("move_tenant", slug="beta", to=str(target), json=True)
     assert f'"to": "{target}"' in capsys.readouterr().out
     assert citus.node_of(tenant.schema_name) == target
+
+
+class _OrphanHolder(threading.Thread):
+    """Holds the old copy of a just-moved tenant table open on its worker, as a query
+    still running there would, so that Citus cannot drop it for ``seconds``."""
+
+    def __init__(self, schema_name: str, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.seconds = seconds
+        self.done_trying = threading.Event()
+        self.held = False
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.object_name, n.nodename, n.nodeport FROM pg_dist_cleanup c "
+                "JOIN pg_dist_node n ON n.groupid = c.node_group_id "
+                "WHERE c.object_type = 1 AND c.object_name LIKE %s LIMIT 1",
+                [f"{schema_name}.%"],
+            )
+            self.orphan = cursor.fetchone()
+
+    def run(self) -> None:
+        import psycopg
+
+        name, host, port = self.orphan
+        settings = connection.settings_dict
+        try:
+            with psycopg.connect(
+                host=host, port=port, dbname=settings["NAME"], user=settings["USER"]
+            ) as worker:
+                # A read in an open transaction keeps its lock until the end, as a
+                # long query would (Citus refuses LOCK TABLE on a shard).
+                worker.execute(f"SELECT count(*) FROM {name}")
+                self.held = True
+                self.done_trying.set()
+                time.sleep(self.seconds)
+        finally:
+            self.done_trying.set()
+
+
+def _move_with_orphan_held(tenant: Tenant, seconds: float) -> tuple[Node, float]:
+    """Move ``tenant`` away, hold its old copy for ``seconds``, move it straight back.
+    Citus's own cleaner may drop the old copy before it is held (every 15 s): then again."""
+    for _attempt in range(3):
+        home = citus.node_of(tenant.schema_name)
+        citus.tenant_move(actor=SYSTEM, tenant=tenant)
+        holder = _OrphanHolder(tenant.schema_name, seconds)
+        if holder.orphan is None:
+            continue
+        holder.start()
+        assert holder.done_trying.wait(10)
+        if holder.held:
+            break
+        holder.join()
+    else:
+        pytest.fail("the old copy of every move was dropped before it could be held")
+    started = time.perf_counter()
+    try:
+        citus.tenant_move(actor=SYSTEM, tenant=tenant, to=home)
+    finally:
+        holder.join(timeout=30)
+    return home, time.perf_counter() - started
+
+
+def test_a_move_waits_for_the_old_copy_of_the_previous_move(committed):
+    tenant = Tenant.objects.get(slug="alpha")
+    home, waited = _move_with_orphan_held(tenant, seconds=2.0)
+    # Refused while the old copy was held (Citus gives up on it after 1 s), done after.
+    assert waited >= 2.0
+    assert citus.node_of(tenant.schema_name) == home
+    moves = AuditEvent.objects.filter(action="tenant.moved", tenant_id=tenant.pk)
+    assert moves.latest("pk").changes["node"]["after"] == str(home)
+
+
+def test_a_move_gives_up_clearly_when_the_old_copy_stays_in_use(committed, monkeypatch):
+    monkeypatch.setattr(citus, "MOVE_RETRY_DELAYS", (0.2, 0.2))
+    tenant = Tenant.objects.get(slug="alpha")
+    with pytest.raises(ValidationError, match="still being cleaned up"):
+        _move_with_orphan_held(tenant, seconds=10.0)
+    # Nothing changed: the tenant stays where the first move put it, and works.
+    away = citus.node_of(tenant.schema_name)
+    moves = AuditEvent.objects.filter(action="tenant.moved", tenant_id=tenant.pk)
+    assert moves.latest("pk").changes["node"]["after"] == str(away)
+    with schema_context(tenant.schema_name):
+        assert get_user_model().objects.exists()
+    monkeypatch.undo()
+    back = next(node for node in citus.worker_nodes() if node != away)
+    citus.tenant_move(actor=SYSTEM, tenant=tenant, to=back)  # the old copy is free now
+    assert citus.node_of(tenant.schema_name) == back
 
 
 def test_an_existing_single_node_fleet_is_distributed(committed):
