@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 import audit.selectors as audit
 import billing.selectors as billing
@@ -116,8 +117,21 @@ def fleet_search(*, actor, query: FleetQuery, page: int | str = 1) -> Page:
     page; the plan's figures come from ``fleet_plans``)."""
     require_vendor_role(actor, "viewer")
     order = SORTS.get(query.sort, SORTS[DEFAULT_SORT])
-    rows = _filtered(query).order_by(*order).values(*FLEET_COLUMNS)
-    return Paginator(rows, PAGE_SIZE).get_page(page)
+    rows = _filtered(query)
+    return _FleetPaginator(rows.order_by(*order).values(*FLEET_COLUMNS), rows).get_page(page)
+
+
+class _FleetPaginator(Paginator):
+    """Pages of the fleet's rows, counted on the usage table alone (the page's join to
+    the tenants for their own columns is no filter: one row per workspace)."""
+
+    def __init__(self, rows: QuerySet, filtered: QuerySet) -> None:
+        super().__init__(rows, PAGE_SIZE)
+        self.filtered = filtered
+
+    @cached_property
+    def count(self) -> int:
+        return self.filtered.count()
 
 
 @dataclass(frozen=True)
