@@ -26,9 +26,11 @@ class WorkspaceUsage(models.Model):
     # Copies of the tenant's columns the fleet filters and sorts on (console.usage keeps
     # them equal to the tenant's, in the tenant's transaction); the page shows the
     # tenant's own.
-    name = models.CharField(max_length=100, default="", blank=True)
-    state = models.CharField(max_length=32, default="", blank=True)
-    read_only = models.BooleanField(default=False)
+    # (Database defaults: the code of the release before, which inserts rows without
+    # these columns, runs on after the migration.)
+    name = models.CharField(max_length=100, default="", db_default="", blank=True)
+    state = models.CharField(max_length=32, default="", db_default="", blank=True)
+    read_only = models.BooleanField(default=False, db_default=False)
     plan = models.ForeignKey(
         "billing.Plan",
         on_delete=models.SET_NULL,
