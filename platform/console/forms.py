@@ -67,18 +67,29 @@ class PasswordForm(forms.Form):
         return data
 
 
+class FilterSelect(forms.Select):
+    """A select whose options are written inline (console/widgets/select.html): the same
+    markup as Django's, without two template includes per option."""
+
+    template_name = "console/widgets/select.html"
+
+
 class FleetForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
     state = forms.ChoiceField(
-        label=_("State"), required=False, choices=[("", _("Any state")), *Tenant.State.choices]
+        label=_("State"),
+        required=False,
+        choices=[("", _("Any state")), *Tenant.State.choices],
+        widget=FilterSelect,
     )
-    plan = forms.ChoiceField(label=_("Plan"), required=False)
-    billing_status = forms.ChoiceField(label=_("Billing"), required=False)
+    plan = forms.ChoiceField(label=_("Plan"), required=False, widget=FilterSelect)
+    billing_status = forms.ChoiceField(label=_("Billing"), required=False, widget=FilterSelect)
     trial_ending = forms.BooleanField(label=_("Trial ends within a week"), required=False)
     read_only = forms.ChoiceField(
         label=_("Read-only"),
         required=False,
         choices=[("", _("Either")), ("yes", _("Read-only")), ("no", _("Writable"))],
+        widget=FilterSelect,
     )
     sort = forms.ChoiceField(
         label=_("Sort"),
@@ -91,6 +102,7 @@ class FleetForm(forms.Form):
             ("-seats", _("Most seats")),
             ("-storage", _("Most storage")),
         ],
+        widget=FilterSelect,
     )
 
     def __init__(

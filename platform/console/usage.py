@@ -4,9 +4,11 @@ The fleet page shows seats, storage, documents and last activity for thousands o
 workspaces; computing them per request would visit every schema. Instead:
 
 0. **Search text, at once.** Receivers on ``tenants.Tenant`` and ``tenants.Domain`` (re)write
-   the row's ``search`` (name, slug, owner email, domains, lower case) in the same
-   transaction as the change, and create the row with a new workspace: every workspace
-   has its row from its first commit, so the fleet is a query of this table alone.
+   the row's ``search`` (name, slug, owner email, domains, lower case) and its copies of
+   the tenant's name, state, read-only flag and plan (what the fleet filters and sorts
+   on, each served by an index of this table) in the same transaction as the change,
+   and create the row with a new workspace: every workspace has its row from its first
+   commit, so the fleet is a query of this table alone.
 1. **Marked stale after commit.** Receivers on the models that move the figures
    (accounts' users and invitations, uploads' documents) mark the workspace's usage row
    stale once the workspace's transaction commits (``stale_since``, set once: the
@@ -44,22 +46,35 @@ ACTIVITY_MODEL = "accounts.UserSession"
 # last_activity_at is not rewritten for less than this.
 ACTIVITY_RESOLUTION = timedelta(minutes=1)
 
-# The search text: name, slug, owner email and domains, lower case (one statement).
-_SYNC_SEARCH_SQL = (
-    "INSERT INTO console_workspaceusage (tenant_id, search, active_staff, pending_invitations, "
-    "seats_used, storage_bytes, documents_count, admins, stale_since, refreshed_at) "
+# The listing columns: the search text (name, slug, owner email and domains, lower case)
+# and the copies the fleet filters and sorts on, of any number of tenants (one statement;
+# a missing row is created, marked stale: not measured yet).
+_SYNC_LISTING_SQL = (
+    "INSERT INTO console_workspaceusage (tenant_id, search, name, state, read_only, plan_id, "
+    "active_staff, pending_invitations, seats_used, storage_bytes, documents_count, admins, "
+    "stale_since, refreshed_at) "
     "SELECT t.id, lower(concat_ws(' ', t.name, t.slug, t.owner_email, "
     "(SELECT string_agg(d.domain, ' ' ORDER BY d.domain) FROM tenants_domain d "
-    "WHERE d.tenant_id = t.id))), 0, 0, 0, 0, 0, '[]'::jsonb, now(), now() "
-    "FROM tenants_tenant t WHERE t.id = %s "
-    "ON CONFLICT (tenant_id) DO UPDATE SET search = EXCLUDED.search "
-    "WHERE console_workspaceusage.search IS DISTINCT FROM EXCLUDED.search"
+    "WHERE d.tenant_id = t.id))), t.name, t.state, t.read_only_reasons <> '{}', t.plan_id, "
+    "0, 0, 0, 0, 0, '[]'::jsonb, now(), now() "
+    "FROM tenants_tenant t WHERE t.id = ANY(%s) "
+    "ON CONFLICT (tenant_id) DO UPDATE SET search = EXCLUDED.search, name = EXCLUDED.name, "
+    "state = EXCLUDED.state, read_only = EXCLUDED.read_only, plan_id = EXCLUDED.plan_id "
+    "WHERE (console_workspaceusage.search, console_workspaceusage.name, "
+    "console_workspaceusage.state, console_workspaceusage.read_only, "
+    "console_workspaceusage.plan_id) IS DISTINCT FROM "
+    "(EXCLUDED.search, EXCLUDED.name, EXCLUDED.state, EXCLUDED.read_only, EXCLUDED.plan_id)"
 )
+# Marks the figures stale; a missing row is created with its listing columns.
 _MARK_STALE_SQL = (
-    "INSERT INTO console_workspaceusage (tenant_id, search, active_staff, pending_invitations, "
-    "seats_used, storage_bytes, documents_count, admins, stale_since, refreshed_at) "
-    "SELECT id, lower(name), 0, 0, 0, 0, 0, '[]'::jsonb, now(), now() FROM tenants_tenant "
-    "WHERE schema_name = %s "
+    "INSERT INTO console_workspaceusage (tenant_id, search, name, state, read_only, plan_id, "
+    "active_staff, pending_invitations, seats_used, storage_bytes, documents_count, admins, "
+    "stale_since, refreshed_at) "
+    "SELECT t.id, lower(concat_ws(' ', t.name, t.slug, t.owner_email, "
+    "(SELECT string_agg(d.domain, ' ' ORDER BY d.domain) FROM tenants_domain d "
+    "WHERE d.tenant_id = t.id))), t.name, t.state, t.read_only_reasons <> '{}', t.plan_id, "
+    "0, 0, 0, 0, 0, '[]'::jsonb, now(), now() "
+    "FROM tenants_tenant t WHERE t.schema_name = %s "
     "ON CONFLICT (tenant_id) DO UPDATE SET stale_since = now() "
     "WHERE console_workspaceusage.stale_since IS NULL"
 )
@@ -95,11 +110,18 @@ def _session_seen(sender, instance, **kwargs) -> None:
         _run_after_commit(_TOUCH_SQL, [seen, workspace.schema_name, seen - ACTIVITY_RESOLUTION])
 
 
+def sync_listing(tenant_ids: list[int]) -> None:
+    """(Re)write the search text and the copied columns (name, state, read-only, plan) of
+    the rows of ``tenant_ids`` from their tenants, creating missing rows (marked stale:
+    not measured yet). One statement, in the caller's transaction."""
+    if tenant_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_SYNC_LISTING_SQL, [list(tenant_ids)])
+
+
 def sync_search(tenant_id: int) -> None:
-    """(Re)write the search text of ``tenant_id``'s row, creating the row (marked stale:
-    not measured yet) when missing. In the caller's transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(_SYNC_SEARCH_SQL, [tenant_id])
+    """``sync_listing`` of one tenant (the receivers on tenants and domains)."""
+    sync_listing([tenant_id])
 
 
 def _tenant_saved(sender, instance, raw=False, **kwargs) -> None:
