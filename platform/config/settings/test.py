@@ -15,6 +15,9 @@ from .base import BASE_DIR, CACHES, DATABASES, REDIS_URL, backups_storage, uploa
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_atrium")}
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Links in emails and pages carry no port, whatever `make run` exported (SITE_PORT): the
+# tests that serve on a port set it themselves.
+SITE_PORT = ""
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
