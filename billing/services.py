@@ -833,9 +833,9 @@ _INSERT_EVENT = (
 
 
 @write_service
-def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> WebhookEvent | None:
+def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> int | None:
     """Verify and store one delivery; queue its processing after commit. Returns the
-    new event, or None for a duplicate (acknowledged, nothing done). Raises
+    new event's id, or None for a duplicate (acknowledged, nothing done). Raises
     ``WebhookRefused`` (audited) for a forged, stale or malformed body."""
     try:
         gateway.webhook_verify(
@@ -876,8 +876,9 @@ def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> Webh
         inserted = cursor.fetchone()
     if inserted is None:
         return None
-    transaction.on_commit(lambda: _queue_processing(inserted[0], event_id))
-    return WebhookEvent(pk=inserted[0], event_id=event_id, type=event_type)
+    pk = inserted[0]
+    transaction.on_commit(lambda: _queue_processing(pk, event_id))
+    return pk  # not a model instance: the intake's caller needs none (bench/billing.py)
 
 
 def _queue_processing(pk: int, event_id: str) -> None:

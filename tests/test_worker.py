@@ -31,6 +31,16 @@ def test_command_line_maps_to_worker_options():
     assert "hostname" not in worker_options(parse_args([]))  # Celery picks its default
 
 
+def test_celery_copies_djangos_celery_settings_once():
+    conf = app.conf
+    assert conf.task_acks_late is settings.CELERY_TASK_ACKS_LATE is True
+    assert conf.broker_transport_options == settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    assert conf.task_default_queue == "celery"  # not set in Django's settings: Celery's
+    # A plain dict, not Django's lazy settings object (where each miss is an exception).
+    assert [m for m in conf.maps if type(m) is dict and "CELERY_TASK_ACKS_LATE" in m]
+    assert not [m for m in conf.maps if "DEBUG" in m]  # only the CELERY_ names
+
+
 # send_task publishes for real even with the test settings' eager mode, which is the point.
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
 def test_worker_consumes_tasks_restarts_on_hup_and_stops_warmly(tmp_path):

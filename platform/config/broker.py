@@ -1,5 +1,6 @@
 """kombu's Redis transport, made to survive a broker outage with tasks in flight
-(``CELERY_BROKER_TRANSPORT = "config.broker:Transport"``).
+(``CELERY_BROKER_TRANSPORT = "config.broker:Transport"``), and to publish without
+building a Redis client per message.
 
 kombu 5.7.0 (the pinned version): when Redis goes away while the worker holds an
 unacknowledged message (a scan running, or a retry waiting for its countdown), the
@@ -20,6 +21,8 @@ module once kombu guards ``restore_unacked`` against a closed transport.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kombu.transport import redis
 
@@ -47,6 +50,28 @@ class QoS(redis.QoS):
 
 class Channel(redis.Channel):
     QoS = QoS
+
+    _command_client = None
+
+    @contextmanager
+    def conn_or_acquire(self, client=None) -> Iterator:
+        """The client for a command sent outside the consumer's own (every publish).
+
+        kombu 5.7.0 builds a new ``redis.Redis`` on the channel's pool each time: its
+        constructor fills a table of about 170 response callbacks, a sixth of the CPU
+        of a Celery publish (bench/billing.py). One client per channel and pool does
+        the same: each command still takes a connection from that pool and gives it
+        back (and redis-py replaces a connection the server closed), so nothing but
+        the constructor call changes. A new pool (after a fork) gets a new client.
+        """
+        if client:
+            yield client
+            return
+        pool = self.pool
+        cached = self._command_client
+        if cached is None or cached.connection_pool is not pool:
+            cached = self._command_client = self._create_client()
+        yield cached
 
 
 class Transport(redis.Transport):

@@ -15,7 +15,8 @@ the same message as that statement (``SELECT set_config(…); <statement>``: one
 trip, psycopg's client-side binding uses the simple query protocol, which runs several
 statements). In autocommit mode that message is one implicit transaction of its own:
 the path holds for the statement and ends with it. With ``"session"`` (the default)
-the backend is django-tenants' unchanged.
+the backend is django-tenants' unchanged. In both modes Django's per-request health
+check looks at the socket instead of sending ``SELECT 1`` (``is_usable``).
 """
 
 import re
@@ -44,6 +45,16 @@ _NO_TRANSACTION = re.compile(
 )
 
 SET_LOCAL_PATH = "SELECT set_config('search_path', %s, true)"
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or its end was closed), without waiting.
+    ``poll`` where there is one: ``select`` refuses descriptors above 1023."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def _literal(value: str) -> str:
@@ -150,14 +161,18 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         self._local_search_path = paths
 
     def is_usable(self) -> bool:
-        """Django's health check (``CONN_HEALTH_CHECKS``, once per request), without a
-        round trip when pooled. Behind a transaction pooler ``SELECT 1`` runs on
-        whichever server connection the pooler picks, not the one the next transaction
-        gets: it only proves the link to the pooler, and that is seen locally. An idle
-        link with nothing to read is usable; one the pooler closed (a restart,
-        ``client_idle_timeout``) or that has a message waiting (e.g. a termination
-        notice) gets Django's ``SELECT 1``, which reads it and decides."""
-        if not self.transaction_pooling or self.connection is None:
+        """Django's health check (``CONN_HEALTH_CHECKS``, once per request that uses the
+        database), without a round trip while the link is idle and quiet.
+
+        ``SELECT 1`` costs a round trip and the server's time on every request, and what
+        it catches shows on the socket first: a server (or pooler) that closed the
+        connection, on a restart, a ``pg_terminate_backend`` or a
+        ``client_idle_timeout``, has sent its termination notice or closed the socket,
+        and either makes it readable. Behind a transaction pooler ``SELECT 1`` would
+        not even prove the server connection the next transaction gets. So: an idle
+        link with nothing to read is usable; a closed one is not; one with a message
+        waiting (or not idle) gets Django's ``SELECT 1``, which reads it and decides."""
+        if self.connection is None:
             return super().is_usable()
         link = self.connection
         if link.closed or link.broken:
@@ -165,7 +180,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         if link.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             return super().is_usable()
         try:
-            readable, _, _ = select.select([link.fileno()], [], [], 0)
+            readable = _readable(link.fileno())
         except (OSError, ValueError):
             return False
         return True if not readable else super().is_usable()

@@ -86,3 +86,20 @@ def test_broker_down_leaves_nothing_stored_so_stripes_retry_is_processed(real_br
     message = next_task(real_broker)
     assert message.kwargs == {"event_id": event_id}
     message.ack()
+
+
+def test_the_service_returns_the_stored_rows_id_and_none_for_a_duplicate(
+    db, django_capture_on_commit_callbacks
+):
+    from billing import services
+    from billing.views import STRIPE_WEBHOOK
+
+    body = event_body("invoice.paid", {"object": "invoice", "customer": "cus_x"})
+    receive = lambda: services.webhook_receive(  # noqa: E731
+        actor=STRIPE_WEBHOOK, payload=body, signature=sign(body)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        stored = receive()
+        assert receive() is None
+    assert stored == WebhookEvent.objects.get(event_id=json.loads(body)["id"]).pk
+    assert len(queued) == 1  # the duplicate queued nothing

@@ -130,13 +130,26 @@ def test_a_failed_autocommit_statement_leaves_the_connection_usable(pooled, tena
         assert cursor.fetchone() == (1,)
 
 
+@pytest.fixture
+def session_mode(db):
+    """A second connection to the test database, in session mode (the default)."""
+    wrapper = DatabaseWrapper({**connection.settings_dict, "POOLING": "session"}, ALIAS)
+    connections[ALIAS] = wrapper
+    yield wrapper
+    wrapper.close()
+    del connections[ALIAS]
+
+
+@pytest.mark.parametrize("mode", ["pooled", "session_mode"])
 def test_the_health_check_sends_nothing_on_a_live_link_and_sees_a_dead_one(
-    pooled, tenant_a, monkeypatch
+    mode, request, tenant_a, monkeypatch
 ):
-    """Behind a transaction pooler SELECT 1 would test a random server connection: the
-    check looks at the client link instead, and still catches a closed one."""
+    """SELECT 1 costs every request a round trip (and behind a transaction pooler would
+    test a random server connection): the check looks at the client link instead, and
+    still catches one the server closed."""
     import psycopg
 
+    pooled = request.getfixturevalue(mode)
     pooled.set_tenant(tenant_a)
     pooled.ensure_connection()
     sent = []
