@@ -46,10 +46,10 @@ ACTIVITY_MODEL = "accounts.UserSession"
 # last_activity_at is not rewritten for less than this.
 ACTIVITY_RESOLUTION = timedelta(minutes=1)
 
-# The listing columns: the search text (name, slug, owner email and domains, lower case)
-# and the copies the fleet filters and sorts on, of any number of tenants (one statement;
-# a missing row is created, marked stale: not measured yet).
-_SYNC_LISTING_SQL = (
+# A new row for each tenant the WHERE clause that follows selects: the search text (name,
+# slug, owner email and domains, lower case) and the copies the fleet filters and sorts
+# on; the figures zero and stale (not measured yet).
+_NEW_ROWS_SQL = (
     "INSERT INTO console_workspaceusage (tenant_id, search, name, state, read_only, plan_id, "
     "active_staff, pending_invitations, seats_used, storage_bytes, documents_count, admins, "
     "stale_since, refreshed_at) "
@@ -57,7 +57,11 @@ _SYNC_LISTING_SQL = (
     "(SELECT string_agg(d.domain, ' ' ORDER BY d.domain) FROM tenants_domain d "
     "WHERE d.tenant_id = t.id))), t.name, t.state, t.read_only_reasons <> '{}', t.plan_id, "
     "0, 0, 0, 0, 0, '[]'::jsonb, now(), now() "
-    "FROM tenants_tenant t WHERE t.id = ANY(%s) "
+    "FROM tenants_tenant t "
+)
+# The listing columns of any number of tenants (one statement; a missing row is created).
+_SYNC_LISTING_SQL = _NEW_ROWS_SQL + (
+    "WHERE t.id = ANY(%s) "
     "ON CONFLICT (tenant_id) DO UPDATE SET search = EXCLUDED.search, name = EXCLUDED.name, "
     "state = EXCLUDED.state, read_only = EXCLUDED.read_only, plan_id = EXCLUDED.plan_id "
     "WHERE (console_workspaceusage.search, console_workspaceusage.name, "
@@ -66,15 +70,8 @@ _SYNC_LISTING_SQL = (
     "(EXCLUDED.search, EXCLUDED.name, EXCLUDED.state, EXCLUDED.read_only, EXCLUDED.plan_id)"
 )
 # Marks the figures stale; a missing row is created with its listing columns.
-_MARK_STALE_SQL = (
-    "INSERT INTO console_workspaceusage (tenant_id, search, name, state, read_only, plan_id, "
-    "active_staff, pending_invitations, seats_used, storage_bytes, documents_count, admins, "
-    "stale_since, refreshed_at) "
-    "SELECT t.id, lower(concat_ws(' ', t.name, t.slug, t.owner_email, "
-    "(SELECT string_agg(d.domain, ' ' ORDER BY d.domain) FROM tenants_domain d "
-    "WHERE d.tenant_id = t.id))), t.name, t.state, t.read_only_reasons <> '{}', t.plan_id, "
-    "0, 0, 0, 0, 0, '[]'::jsonb, now(), now() "
-    "FROM tenants_tenant t WHERE t.schema_name = %s "
+_MARK_STALE_SQL = _NEW_ROWS_SQL + (
+    "WHERE t.schema_name = %s "
     "ON CONFLICT (tenant_id) DO UPDATE SET stale_since = now() "
     "WHERE console_workspaceusage.stale_since IS NULL"
 )
