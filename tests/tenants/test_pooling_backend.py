@@ -21,14 +21,18 @@ from tenants.postgresql_backend.base import DatabaseWrapper
 ALIAS = "pooled"
 
 
-@pytest.fixture
-def pooled(db):
-    """A second connection to the test database, in transaction-pooling mode."""
-    wrapper = DatabaseWrapper({**connection.settings_dict, "POOLING": "transaction"}, ALIAS)
+def _second_connection(pooling: str):
+    wrapper = DatabaseWrapper({**connection.settings_dict, "POOLING": pooling}, ALIAS)
     connections[ALIAS] = wrapper
     yield wrapper
     wrapper.close()
     del connections[ALIAS]
+
+
+@pytest.fixture
+def pooled(db):
+    """A second connection to the test database, in transaction-pooling mode."""
+    yield from _second_connection("transaction")
 
 
 _PATH_STATEMENT = re.compile(r"SET search_path[^;]*|SELECT set_config\('search_path'[^;]*")
@@ -133,11 +137,7 @@ def test_a_failed_autocommit_statement_leaves_the_connection_usable(pooled, tena
 @pytest.fixture
 def session_mode(db):
     """A second connection to the test database, in session mode (the default)."""
-    wrapper = DatabaseWrapper({**connection.settings_dict, "POOLING": "session"}, ALIAS)
-    connections[ALIAS] = wrapper
-    yield wrapper
-    wrapper.close()
-    del connections[ALIAS]
+    yield from _second_connection("session")
 
 
 @pytest.mark.parametrize("mode", ["pooled", "session_mode"])
