@@ -148,6 +148,7 @@ class WebhookEvent(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("received")
+        QUEUED = "queued", _("queued")  # its processing task is on the broker
         PROCESSED = "processed", _("processed")
         IGNORED = "ignored", _("ignored")
         UNMATCHED = "unmatched", _("unknown customer")

@@ -34,7 +34,7 @@ from core.principal import Principal, require_vendor_role, system, write_service
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 
-from . import gateway
+from . import dispatch_flag, gateway
 from .gateway import CardDeclined, GatewayError, SignatureError
 from .models import BillingAccount, Plan, Price, SeatLedgerEntry, WebhookEvent
 from .selectors import notice_key
@@ -877,20 +877,64 @@ def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> int 
     if inserted is None:
         return None
     pk = inserted[0]
-    transaction.on_commit(lambda: _queue_processing(pk, event_id))
+    transaction.on_commit(lambda: _wake_dispatch(pk))
     return pk  # not a model instance: the intake's caller needs none (bench/billing.py)
 
 
-def _queue_processing(pk: int, event_id: str) -> None:
-    """Queue the stored event's task. If the broker refuses, the row is removed again
-    (still ``received``: nothing ran) and the error goes up: the delivery gets a 5xx,
-    and Stripe's retry stores and queues it afresh instead of being taken for a
-    duplicate of an event that would never be processed."""
+def _wake_dispatch(pk: int) -> None:
+    """After the delivery's commit: make sure a dispatch looks for stored deliveries
+    after it. Queued only when no dispatch is waiting (``dispatch_flag``). If the broker
+    refuses, this delivery's row is removed again (still ``received``: nothing ran) and
+    the error goes up: the delivery gets a 5xx, and Stripe's retry stores it afresh
+    instead of being taken for a duplicate. Deliveries that relied on the refused
+    dispatch meanwhile stay stored: the next delivery or the beat's sweep queues them."""
+    if not dispatch_flag.claim():
+        return
     try:
-        queue.task("billing.tasks.process_webhook_event").delay(event_id=event_id)
+        queue.task("billing.tasks.dispatch_webhook_events").delay()
     except Exception:
+        dispatch_flag.release()
         WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.RECEIVED).delete()
         raise
+
+
+DISPATCH_BATCH = 500
+
+
+@write_service
+def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
+    """Queue one processing task per stored delivery that has none yet (``received`` →
+    ``queued``); returns how many. Clears the wake-up flag first, so a delivery that
+    commits after this looks queues the next dispatch. A full batch queues the next
+    dispatch at once; deliveries whose task the broker refused go back to ``received``
+    (and the error goes up: the task or the beat's sweep runs this again). Queue
+    bookkeeping, not a change to any account: no audit event (``webhook_process``
+    records what the event did)."""
+    dispatch_flag.release()
+    with transaction.atomic():
+        rows = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookEvent.Status.RECEIVED)
+            .order_by("id")
+            .values_list("pk", "event_id")[:batch]
+        )
+        WebhookEvent.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=WebhookEvent.Status.QUEUED
+        )
+    task = queue.task("billing.tasks.process_webhook_event")
+    queued = 0
+    try:
+        for _pk, event_id in rows:
+            task.delay(event_id=event_id)
+            queued += 1
+        if len(rows) == batch:
+            queue.task("billing.tasks.dispatch_webhook_events").delay()
+    finally:
+        if queued < len(rows):
+            WebhookEvent.objects.filter(
+                pk__in=[pk for pk, _ in rows[queued:]], status=WebhookEvent.Status.QUEUED
+            ).update(status=WebhookEvent.Status.RECEIVED)
+    return queued
 
 
 @write_service

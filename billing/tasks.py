@@ -33,6 +33,13 @@ def process_webhook_event(self, event_id: str) -> str:
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def dispatch_webhook_events() -> int:
+    """Queue the processing of stored deliveries (woken by the intake; every minute by
+    the beat as a sweep)."""
+    return services.webhook_dispatch(actor=STRIPE)
+
+
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=MAX_RETRIES)
 def push_seats(self, tenant_id: int) -> bool:
     """Send the seats in use to Stripe once the debounce window has passed."""

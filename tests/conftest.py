@@ -331,15 +331,20 @@ def sign_in(client: Client, email: str, password: str = PASSWORD) -> bool:
 
 @pytest.fixture
 def real_broker():
-    """Tasks published to the test Redis instead of run eagerly; the queue starts empty."""
+    """Tasks published to the test Redis instead of run eagerly; the queue starts empty,
+    and so does the webhook dispatcher's wake-up flag (a dispatch nobody ran would
+    leave it set for the next test)."""
+    from billing import dispatch_flag
     from config.celery import app as celery_app
 
     celery_app.conf.task_always_eager = False
     with celery_app.connection_for_write() as conn:
         queue = conn.SimpleQueue("celery")
         queue.clear()
+        dispatch_flag.release()
         yield queue
         queue.clear()
+        dispatch_flag.release()
         queue.close()
     celery_app.conf.task_always_eager = True
 

@@ -1,6 +1,7 @@
 """The webhook's cheap intake: its short path through the middleware, one INSERT in
-autocommit, and the processing task queued once; a broker that refuses leaves nothing
-stored, so Stripe's retry is processed."""
+autocommit, and one dispatch queued for a burst of deliveries, which queues each
+delivery's processing once; a broker that refuses leaves nothing stored, so Stripe's
+retry is processed."""
 
 import json
 
@@ -28,10 +29,18 @@ def public(**kwargs) -> Client:
 
 
 TASK = "billing.tasks.process_webhook_event"
+DISPATCH = "billing.tasks.dispatch_webhook_events"
+
+
+def run(message) -> object:
+    """What a worker does with ``message``."""
+    result = celery_app.tasks[message.name].run(*message.args, **message.kwargs)
+    message.ack()
+    return result
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_delivery_is_one_statement_and_one_message_a_worker_runs(real_broker):
+def test_a_delivery_is_one_statement_and_its_processing_is_queued_once(real_broker):
     body = event_body("invoice.paid", {"object": "invoice", "customer": "cus_nobody"})
     event_id = json.loads(body)["id"]
     with CaptureQueriesContext(connection) as queries:
@@ -41,17 +50,71 @@ def test_a_delivery_is_one_statement_and_one_message_a_worker_runs(real_broker):
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     assert [verb for verb in statements if verb != "SET"] == ["INSERT"]
 
+    dispatch = next_task(real_broker)
+    assert (dispatch.name, dispatch.args, dispatch.kwargs) == (DISPATCH, [], {})
+    assert run(dispatch) == 1
+    assert WebhookEvent.objects.get(event_id=event_id).status == "queued"
     message = next_task(real_broker)
     assert (message.name, message.args, message.kwargs) == (TASK, [], {"event_id": event_id})
-    task = celery_app.tasks[TASK]
-    assert task.run(**message.kwargs) == "unmatched"  # what a worker does with it
-    message.ack()
+    assert run(message) == "unmatched"
     assert WebhookEvent.objects.get(event_id=event_id).attempts == 1
 
     # The duplicate: acknowledged, nothing queued.
     assert post(public(), body).status_code == 200
     with pytest.raises(real_broker.Empty):
         real_broker.get(timeout=0.5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_queues_one_dispatch_and_one_task_per_delivery(real_broker):
+    bodies = [
+        event_body("invoice.paid", {"object": "invoice", "customer": f"cus_{n}"}) for n in range(5)
+    ]
+    for body in bodies:
+        assert post(public(), body).status_code == 200
+    dispatch = next_task(real_broker)
+    assert dispatch.name == DISPATCH
+    with pytest.raises(real_broker.Empty):  # the other four found it waiting
+        real_broker.get(timeout=0.5)
+    assert run(dispatch) == 5
+    queued = [next_task(real_broker) for _ in bodies]
+    assert {m.kwargs["event_id"] for m in queued} == {json.loads(b)["id"] for b in bodies}
+    for message in queued:
+        message.ack()
+    # A delivery after the dispatch looked wakes the next one.
+    late = event_body("invoice.paid", {"object": "invoice", "customer": "cus_late"})
+    assert post(public(), late).status_code == 200
+    assert next_task(real_broker).name == DISPATCH
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_whose_broker_refuses_gives_the_deliveries_back(real_broker):
+    from billing import services
+    from billing.tasks import STRIPE
+
+    bodies = [
+        event_body("invoice.paid", {"object": "invoice", "customer": customer})
+        for customer in ("cus_x", "cus_y")
+    ]
+    for body in bodies:
+        assert post(public(), body).status_code == 200
+    next_task(real_broker).ack()  # the dispatch, not run by a worker
+    celery_app._broker_down_until = float("inf")
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - whatever the breaker raises
+            services.webhook_dispatch(actor=STRIPE)
+    finally:
+        celery_app._broker_down_until = 0.0
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"received"}
+    # The beat's sweep (or the next delivery's dispatch) queues them after all.
+    assert services.webhook_dispatch(actor=STRIPE) == 2
+    assert {next_task(real_broker).name for _ in bodies} == {TASK}
+
+
+def test_the_beat_sweeps_for_deliveries_every_minute(settings):
+    sweep = settings.CELERY_BEAT_SCHEDULE["billing-dispatch-webhooks"]
+    assert sweep == {"task": DISPATCH, "schedule": 60.0}
+    assert DISPATCH in celery_app.tasks
 
 
 def test_the_webhook_skips_the_middleware_people_need(db, django_capture_on_commit_callbacks):
@@ -83,6 +146,7 @@ def test_broker_down_leaves_nothing_stored_so_stripes_retry_is_processed(real_br
     # Stripe retries: stored and queued this time, not taken for a duplicate.
     assert post(public(), body).status_code == 200
     assert WebhookEvent.objects.get(event_id=event_id).status == "received"
+    assert run(next_task(real_broker)) == 1  # the dispatch
     message = next_task(real_broker)
     assert message.kwargs == {"event_id": event_id}
     message.ack()

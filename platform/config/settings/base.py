@@ -464,6 +464,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     # Billing (billing/README.md): deadlines and due seat pushes; the hourly repair.
     "billing-enforce-deadlines": {"task": "billing.tasks.enforce_deadlines", "schedule": 60.0},
+    # Deliveries whose dispatch was refused or lost (the intake wakes it otherwise).
+    "billing-dispatch-webhooks": {
+        "task": "billing.tasks.dispatch_webhook_events",
+        "schedule": 60.0,
+    },
     "billing-reconcile": {"task": "billing.tasks.reconcile", "schedule": 3600.0},
     "refill-spare-schema-pool": {
         "task": "tenants.tasks.refill_spare_pool",
