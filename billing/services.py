@@ -904,22 +904,29 @@ DISPATCH_BATCH = 500
 @write_service
 def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
     """Queue one processing task per stored delivery that has none yet (``received`` →
-    ``queued``); returns how many. Clears the wake-up flag first, so a delivery that
-    commits after this looks queues the next dispatch. A full batch queues the next
-    dispatch at once; deliveries whose task the broker refused go back to ``received``
-    (and the error goes up: the task or the beat's sweep runs this again). Queue
-    bookkeeping, not a change to any account: no audit event (``webhook_process``
-    records what the event did)."""
+    ``queued``), and again for one whose task was queued ``BILLING_WEBHOOK_REQUEUE_AFTER``
+    seconds ago and never started (its message lost; processing is idempotent, so a
+    slow one run twice changes nothing); returns how many. Clears the wake-up flag
+    first, so a delivery that commits after this looks queues the next dispatch. A full
+    batch queues the next dispatch at once; deliveries whose task the broker refused go
+    back to ``received`` (and the error goes up: the task or the beat's sweep runs this
+    again). Queue bookkeeping, not a change to any account: no audit event
+    (``webhook_process`` records what the event did)."""
     dispatch_flag.release()
+    now = _now()
+    lost = now - timedelta(seconds=settings.BILLING_WEBHOOK_REQUEUE_AFTER)
     with transaction.atomic():
         rows = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(status=WebhookEvent.Status.RECEIVED)
+            .filter(
+                Q(status=WebhookEvent.Status.RECEIVED)
+                | Q(status=WebhookEvent.Status.QUEUED, queued_at__lt=lost)
+            )
             .order_by("id")
             .values_list("pk", "event_id")[:batch]
         )
         WebhookEvent.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-            status=WebhookEvent.Status.QUEUED
+            status=WebhookEvent.Status.QUEUED, queued_at=now
         )
     task = queue.task("billing.tasks.process_webhook_event")
     queued = 0
@@ -933,7 +940,7 @@ def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
         if queued < len(rows):
             WebhookEvent.objects.filter(
                 pk__in=[pk for pk, _ in rows[queued:]], status=WebhookEvent.Status.QUEUED
-            ).update(status=WebhookEvent.Status.RECEIVED)
+            ).update(status=WebhookEvent.Status.RECEIVED, queued_at=None)
     return queued
 
 

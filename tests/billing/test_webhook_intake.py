@@ -111,6 +111,40 @@ def test_a_dispatch_whose_broker_refuses_gives_the_deliveries_back(real_broker):
     assert {next_task(real_broker).name for _ in bodies} == {TASK}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_message_was_lost_is_queued_again(real_broker, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing import services
+    from billing.tasks import STRIPE
+
+    bodies = {
+        customer: event_body("invoice.paid", {"object": "invoice", "customer": customer})
+        for customer in ("cus_lost", "cus_waiting")
+    }
+    for body in bodies.values():
+        assert post(public(), body).status_code == 200
+    run(next_task(real_broker))  # the dispatch: both queued
+    for _ in bodies:
+        next_task(real_broker).ack()  # and both messages lost (a broker restart)
+    assert services.webhook_dispatch(actor=STRIPE) == 0  # not yet: they may be waiting
+    lost = timezone.now() - timedelta(seconds=settings.BILLING_WEBHOOK_REQUEUE_AFTER + 60)
+    WebhookEvent.objects.filter(customer_id="cus_lost").update(queued_at=lost)
+
+    assert services.webhook_dispatch(actor=STRIPE) == 1
+    message = next_task(real_broker)
+    assert message.kwargs == {"event_id": json.loads(bodies["cus_lost"])["id"]}
+    assert run(message) == "unmatched"
+    # Run late a second time (a slow message, not a lost one): nothing more happens.
+    assert services.webhook_process(actor=STRIPE, event_id=message.kwargs["event_id"]) == (
+        "unmatched"
+    )
+    assert WebhookEvent.objects.get(customer_id="cus_lost").attempts == 1
+    assert WebhookEvent.objects.get(customer_id="cus_waiting").status == "queued"
+
+
 def test_the_beat_sweeps_for_deliveries_every_minute(settings):
     sweep = settings.CELERY_BEAT_SCHEDULE["billing-dispatch-webhooks"]
     assert sweep == {"task": DISPATCH, "schedule": 60.0}

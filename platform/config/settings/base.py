@@ -703,6 +703,9 @@ BILLING_GRACE_DAYS = int(env("BILLING_GRACE_DAYS", "7"))
 BILLING_WEBHOOK_TOLERANCE = int(env("BILLING_WEBHOOK_TOLERANCE", "300"))
 # A burst of staff changes within this many seconds is one quantity update in Stripe.
 BILLING_SEAT_DEBOUNCE_SECONDS = int(env("BILLING_SEAT_DEBOUNCE_SECONDS", "60"))
+# A webhook delivery whose processing task was queued this many seconds ago and never
+# started (its message lost, e.g. a broker restarted without persistence) is queued again.
+BILLING_WEBHOOK_REQUEUE_AFTER = int(env("BILLING_WEBHOOK_REQUEUE_AFTER", "900"))
 
 # --- Logging and error reporting ---------------------------------------------
 
