@@ -226,9 +226,8 @@ def billing_of(tenant_ids: list[int]) -> dict:
 
 
 def plans() -> list[tuple[str, str]]:
-    """(code, name) of the plans, for the filter."""
-    plan_model = Tenant._meta.get_field("plan").related_model
-    return list(plan_model.objects.order_by("max_staff").values_list("code", "name"))
+    """(code, name) of the plans, smallest first (the comp form's choices)."""
+    return [(plan.code, plan.name) for plan in fleet_plans()]
 
 
 def vendor_staff(*, actor) -> QuerySet:

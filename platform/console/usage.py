@@ -116,19 +116,14 @@ def sync_listing(tenant_ids: list[int]) -> None:
             cursor.execute(_SYNC_LISTING_SQL, [list(tenant_ids)])
 
 
-def sync_search(tenant_id: int) -> None:
-    """``sync_listing`` of one tenant (the receivers on tenants and domains)."""
-    sync_listing([tenant_id])
-
-
 def _tenant_saved(sender, instance, raw=False, **kwargs) -> None:
     if not raw and instance.pk:
-        sync_search(instance.pk)
+        sync_listing([instance.pk])
 
 
 def _domain_changed(sender, instance, raw=False, **kwargs) -> None:
     if not raw and instance.tenant_id:
-        sync_search(instance.tenant_id)
+        sync_listing([instance.tenant_id])
 
 
 def connect() -> None:
@@ -177,7 +172,7 @@ def measure(schema_name: str) -> dict:
 
 def refresh(tenant) -> WorkspaceUsage:
     """Recompute ``tenant``'s row now (creating it when missing)."""
-    sync_search(tenant.pk)
+    sync_listing([tenant.pk])
     row = WorkspaceUsage.objects.get(pk=tenant.pk)
     marked = row.stale_since
     figures = measure(tenant.schema_name)
