@@ -834,7 +834,7 @@ _INSERT_EVENT = (
 
 @write_service
 def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> int | None:
-    """Verify and store one delivery; queue its processing after commit. Returns the
+    """Verify and store one delivery; wake the dispatch after commit. Returns the
     new event's id, or None for a duplicate (acknowledged, nothing done). Raises
     ``WebhookRefused`` (audited) for a forged, stale or malformed body."""
     try:
@@ -881,6 +881,9 @@ def webhook_receive(*, actor: Principal, payload: bytes, signature: str) -> int 
     return pk  # not a model instance: the intake's caller needs none (bench/billing.py)
 
 
+_DISPATCH_TASK = "billing.tasks.dispatch_webhook_events"
+
+
 def _wake_dispatch(pk: int) -> None:
     """After the delivery's commit: make sure a dispatch looks for stored deliveries
     after it. Queued only when no dispatch is waiting (``dispatch_flag``). If the broker
@@ -891,7 +894,7 @@ def _wake_dispatch(pk: int) -> None:
     if not dispatch_flag.claim():
         return
     try:
-        queue.task("billing.tasks.dispatch_webhook_events").delay()
+        queue.task(_DISPATCH_TASK).delay()
     except Exception:
         dispatch_flag.release()
         WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.RECEIVED).delete()
@@ -935,7 +938,7 @@ def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
             task.delay(event_id=event_id)
             queued += 1
         if len(rows) == batch:
-            queue.task("billing.tasks.dispatch_webhook_events").delay()
+            queue.task(_DISPATCH_TASK).delay()
     finally:
         if queued < len(rows):
             WebhookEvent.objects.filter(
