@@ -112,27 +112,24 @@ def node_of(schema_name: str) -> Node | None:
 
 def least_loaded_node(exclude: Node | None = None) -> Node | None:
     """The worker holding the fewest distributed schemas (``exclude`` left out)."""
-    counts = {node: 0 for node in worker_nodes() if node != exclude}
-    for node in placements().values():
-        if node in counts:
-            counts[node] += 1
+    counts = {node: n for node, n in node_loads() if node != exclude}
     return min(counts, key=lambda node: (counts[node], node)) if counts else None
 
 
-@write_service
-def tenant_move(*, actor: Principal, tenant: Tenant, to: Node | None = None) -> MoveResult:
-    """Move ``tenant``'s schema to worker ``to`` (default: the least loaded other one).
+def node_loads() -> list[tuple[Node, int]]:
+    """Every worker node with the number of distributed schemas it holds."""
+    counts = {node: 0 for node in worker_nodes()}
+    for node in placements().values():
+        if node in counts:
+            counts[node] += 1
+    return sorted(counts.items())
 
-    Online: the tenant keeps reading and writing while its tables are copied; writes
-    wait only for the final catch-up. Cannot run inside a transaction (the copy
-    commits as it goes); the audit event is written once the move is done. When the
-    old copy of the tenant's previous move is still in use, it waits and retries
-    (``MOVE_RETRY_DELAYS``), then refuses with a ValidationError, having changed nothing.
-    """
+
+def move_check(tenant: Tenant, to: Node | None = None) -> tuple[Node, Node]:
+    """Where ``tenant`` is and where a move would take it (``to``, default the least
+    loaded other worker): ``(source, target)``, or a ValidationError saying why it cannot
+    move. Reads only: the console checks a request with it before queueing the move."""
     _require_citus()
-    if connection.in_atomic_block:
-        raise RuntimeError("tenant_move() must not run inside transaction.atomic().")
-    connection.set_schema_to_public()
     source = node_of(tenant.schema_name)
     if source is None:
         raise ValidationError(
@@ -149,6 +146,24 @@ def tenant_move(*, actor: Principal, tenant: Tenant, to: Node | None = None) -> 
             _("The workspace %(slug)s is already on %(node)s.")
             % {"slug": tenant.slug, "node": source}
         )
+    return source, target
+
+
+@write_service
+def tenant_move(*, actor: Principal, tenant: Tenant, to: Node | None = None) -> MoveResult:
+    """Move ``tenant``'s schema to worker ``to`` (default: the least loaded other one).
+
+    Online: the tenant keeps reading and writing while its tables are copied; writes
+    wait only for the final catch-up. Cannot run inside a transaction (the copy
+    commits as it goes); the audit event is written once the move is done. When the
+    old copy of the tenant's previous move is still in use, it waits and retries
+    (``MOVE_RETRY_DELAYS``), then refuses with a ValidationError, having changed nothing.
+    """
+    _require_citus()
+    if connection.in_atomic_block:
+        raise RuntimeError("tenant_move() must not run inside transaction.atomic().")
+    connection.set_schema_to_public()
+    source, target = move_check(tenant, to)
     started = time.perf_counter()
     _schema_move(tenant, target)
     seconds = time.perf_counter() - started

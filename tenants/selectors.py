@@ -6,13 +6,19 @@ from django.urls import reverse
 from core.workspace import current as current_workspace
 from core.workspace import current_row
 
+from .citus import Node, citus_enabled, move_check, node_loads, node_of
 from .models import Domain, Tenant
 from .validators import validate_slug
 
 __all__ = [
+    "Node",
     "Tenant",
     "active_tenants",
+    "citus_enabled",
     "current_tenant",
+    "move_check",
+    "node_loads",
+    "node_of",
     "public_url",
     "schemas_holding_data",
     "site_url",

@@ -8,6 +8,7 @@ from core.principal import Principal, write_service
 
 from . import pool
 from .access import tenant_restrict, tenant_unrestrict
+from .citus import tenant_move
 from .creation import tenant_create, tenant_mark_ready
 from .lifecycle import (
     ALLOWED_TRANSITIONS,
@@ -33,6 +34,7 @@ __all__ = [
     "spare_pool_refill",
     "tenant_create",
     "tenant_mark_ready",
+    "tenant_move",
     "tenant_plan_set",
     "tenant_reactivate",
     "tenant_restrict",

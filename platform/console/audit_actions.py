@@ -110,3 +110,13 @@ _workspace(
     _("Vendor staff lifted a vendor freeze."),
     _("%(actor)s lifted the freeze of %(target)s: %(reason)s"),
 )
+_workspace(
+    "console.workspace_move_requested",
+    _("Vendor staff asked to move a workspace's schema to another Citus worker node."),
+    _("%(actor)s asked to move %(target)s from %(node_before)s to %(node_after)s: %(reason)s"),
+)
+_workspace(
+    "console.workspace_move_failed",
+    _("A move of a workspace's schema asked for in the console could not be made."),
+    _("The move of %(target)s to %(node_after)s failed: %(reason)s"),
+)

@@ -46,6 +46,19 @@ class CompForm(ReasonForm):
         self.fields["plan"].choices = plans
 
 
+class MoveForm(ReasonForm):
+    """Where to move a workspace's schema: a worker node of the Citus cluster, or the
+    least loaded one."""
+
+    to = forms.ChoiceField(label=_("Move to"), required=False)
+    field_order = ["to", "reason"]
+
+    def __init__(self, *args, nodes: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(str(node), str(node)) for node in nodes]
+        self.fields["to"].choices = [("", _("The least loaded other node")), *choices]
+
+
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
     full_name = forms.CharField(label=_("Name"), max_length=150, required=False)

@@ -17,8 +17,9 @@ from django.utils.functional import cached_property
 
 import audit.selectors as audit
 import billing.selectors as billing
+import tenants.selectors as tenants
 from core.principal import require_vendor_role
-from tenants.selectors import Tenant
+from tenants.selectors import Node, Tenant
 
 from .models import WorkspaceUsage
 
@@ -234,3 +235,23 @@ def vendor_staff(*, actor) -> QuerySet:
     """Every vendor staff account (the admins' staff page)."""
     require_vendor_role(actor, "viewer")
     return get_user_model().objects.filter(is_staff=True).order_by("email")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a workspace's schema lives on a Citus cluster."""
+
+    node: Node | None  # None: not distributed yet
+    loads: list[tuple[Node, int]]  # every worker node, with the workspaces it holds
+
+    @property
+    def other_nodes(self) -> list[Node]:
+        return [node for node, _count in self.loads if node != self.node]
+
+
+def placement_of(tenant: Tenant) -> Placement | None:
+    """The workspace's node and the cluster's workers on a Citus coordinator; None on
+    plain PostgreSQL."""
+    if not tenants.citus_enabled():
+        return None
+    return Placement(node=tenants.node_of(tenant.schema_name), loads=tenants.node_loads())

@@ -25,7 +25,7 @@ import accounts.services as accounts
 import audit.services as audit
 import billing.services as billing
 import tenants.services as tenants
-from core import outbox
+from core import outbox, queue
 from core.principal import (
     VENDOR_ROLES,
     Principal,
@@ -34,7 +34,7 @@ from core.principal import (
     write_service,
 )
 from core.workspace import current as current_workspace
-from tenants.selectors import Tenant, public_url
+from tenants.selectors import Node, Tenant, move_check, public_url
 
 from . import usage
 from .models import WorkspaceUsage
@@ -54,6 +54,8 @@ __all__ = [
     "vendor_staff_invite",
     "vendor_staff_reactivate",
     "workspace_freeze",
+    "workspace_move",
+    "workspace_move_request",
     "workspace_plan_comp",
     "workspace_reactivate",
     "workspace_suspend",
@@ -72,6 +74,7 @@ ROLE_FOR = {
     "trial_extend": "billing",
     "plan_comp": "billing",
     "staff": "admin",
+    "move": "admin",
 }
 VENDOR_FREEZE = "vendor_freeze"
 INVITATION_MAX_AGE = 7 * 24 * 3600
@@ -401,6 +404,58 @@ def workspace_unfreeze(*, actor: Principal, tenant_id: int, reason: str):
         )
         _workspace_event("console.workspace_unfrozen", actor=actor, tenant=tenant, reason=reason)
     return Tenant.objects.get(pk=tenant_id)
+
+
+# --- moving a workspace between Citus nodes ---------------------------------------------
+
+_MOVE_TASK = "console.tasks.move_workspace"
+
+
+@write_service
+def workspace_move_request(*, actor: Principal, tenant_id: int, to: str, reason: str) -> Node:
+    """Queue moving a workspace's schema to another Citus worker (``to``: ``host:port``,
+    or empty for the least loaded other one), online. Admin role. What can be checked
+    now is checked now (a Citus coordinator, the workspace on a worker, the target a
+    worker of the cluster and not the one it is on), then
+    ``console.workspace_move_requested`` is recorded in the platform's chain and the move
+    is queued after commit: it copies the schema while the workspace keeps working, which
+    can outlast a request. The move records ``tenant.moved`` in the workspace's chain
+    (``workspace_move``). Returns the target node."""
+    require_vendor_role(actor, ROLE_FOR["move"])
+    _on_public()
+    reason = _reason(reason)
+    tenant = Tenant.objects.get(pk=tenant_id)
+    target = Node.parse(to) if (to or "").strip() else None
+    source, target = move_check(tenant, target)
+    with transaction.atomic():
+        _workspace_event(
+            "console.workspace_move_requested", actor=actor, tenant=tenant, reason=reason,
+            node_before=str(source), node_after=str(target),
+        )  # fmt: skip
+        transaction.on_commit(
+            lambda: queue.task(_MOVE_TASK).delay(tenant_id=tenant.pk, to=str(target))
+        )
+    return target
+
+
+@write_service
+def workspace_move(*, actor: Principal, tenant_id: int, to: str):
+    """Move a workspace's schema to worker ``to`` now (the queued half of
+    ``workspace_move_request``; a command may call it too). A move that cannot happen
+    any more (the cluster changed meanwhile) records ``console.workspace_move_failed``
+    in the platform's chain with the reason, and the error goes up. Admin role."""
+    require_vendor_role(actor, ROLE_FOR["move"])
+    _on_public()
+    tenant = Tenant.objects.get(pk=tenant_id)
+    try:
+        return tenants.tenant_move(actor=actor, tenant=tenant, to=Node.parse(to))
+    except ValidationError as error:
+        with transaction.atomic():
+            _workspace_event(
+                "console.workspace_move_failed", actor=actor, tenant=tenant,
+                reason=" ".join(error.messages), node_after=to,
+            )  # fmt: skip
+        raise
 
 
 # --- usage figures ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("w/<int:pk>/", views.workspace, name="workspace"),
     path("w/<int:pk>/billing/<slug:action>/", views.workspace_billing, name="workspace_billing"),
+    path("w/<int:pk>/move/", views.workspace_move, name="workspace_move"),
     path("w/<int:pk>/<slug:action>/", views.workspace_action, name="workspace_action"),
     path("staff/", views.staff, name="staff"),
     path("staff/<int:pk>/<slug:action>/", views.staff_action, name="staff_action"),

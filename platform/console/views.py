@@ -45,6 +45,7 @@ from .forms import (
     CompForm,
     FleetForm,
     InviteForm,
+    MoveForm,
     PasswordForm,
     ReasonForm,
     RoleForm,
@@ -489,8 +490,49 @@ def workspace(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             actions=actions if _has_role(request.principal, "support") else [],
             reason_form=ReasonForm(),
+            cluster=_cluster(request, tenant),
         ),
     )
+
+
+def _cluster(request: HttpRequest, tenant) -> dict | None:
+    """On a Citus coordinator, for admins: where the workspace is, the workers, and the
+    move form. None elsewhere."""
+    if not _has_role(request.principal, services.ROLE_FOR["move"]):
+        return None
+    placement = selectors.placement_of(tenant)
+    if placement is None:
+        return None
+    return {"placement": placement, "form": MoveForm(nodes=placement.other_nodes)}
+
+
+@vendor_required(services.ROLE_FOR["move"])
+@require_POST
+def workspace_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue moving the workspace's schema to another Citus worker (the move runs in
+    the background: it copies the schema while the workspace keeps working)."""
+    tenant = selectors.workspace(actor=request.principal, tenant_id=pk)
+    if tenant is None:
+        raise Http404
+    placement = selectors.placement_of(tenant)
+    form = MoveForm(request.POST, nodes=placement.other_nodes if placement else [])
+    if not form.is_valid():
+        error_messages(request, ValidationError([str(e) for e in form.errors.values()]))
+        return redirect("console:workspace", pk=pk)
+    try:
+        target = services.workspace_move_request(
+            actor=request.principal, tenant_id=pk, to=form.cleaned_data["to"],
+            reason=form.cleaned_data["reason"],
+        )  # fmt: skip
+    except ValidationError as error:
+        error_messages(request, error)
+    else:
+        messages.success(
+            request,
+            _("The move to %(node)s is under way; the workspace keeps working meanwhile.")
+            % {"node": target},
+        )
+    return redirect("console:workspace", pk=pk)
 
 
 @vendor_required("support")
