@@ -167,7 +167,8 @@ class WebhookEvent(models.Model):
     last_error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(null=True, blank=True)  # its task last queued
+    # When its task was last queued, or (failed) when its retry is due; None: none coming.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

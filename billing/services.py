@@ -907,14 +907,14 @@ DISPATCH_BATCH = 500
 @write_service
 def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
     """Queue one processing task per stored delivery that has none yet (``received`` →
-    ``queued``), and again for one whose task was queued ``BILLING_WEBHOOK_REQUEUE_AFTER``
-    seconds ago and never started (its message lost; processing is idempotent, so a
-    slow one run twice changes nothing); returns how many. Clears the wake-up flag
-    first, so a delivery that commits after this looks queues the next dispatch. A full
-    batch queues the next dispatch at once; deliveries whose task the broker refused go
-    back to ``received`` (and the error goes up: the task or the beat's sweep runs this
-    again). Queue bookkeeping, not a change to any account: no audit event
-    (``webhook_process`` records what the event did)."""
+    ``queued``), and again for one whose task was queued, or whose retry after a failed
+    attempt was due, ``BILLING_WEBHOOK_REQUEUE_AFTER`` seconds ago and never ran (its
+    message lost; processing is idempotent, so a slow one run twice changes nothing);
+    returns how many. Clears the wake-up flag first, so a delivery that commits after
+    this looks queues the next dispatch. A full batch queues the next dispatch at once;
+    deliveries whose task the broker refused go back to ``received`` (and the error goes
+    up: the task or the beat's sweep runs this again). Queue bookkeeping, not a change
+    to any account: no audit event (``webhook_process`` records what the event did)."""
     dispatch_flag.release()
     now = _now()
     lost = now - timedelta(seconds=settings.BILLING_WEBHOOK_REQUEUE_AFTER)
@@ -923,7 +923,11 @@ def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
             WebhookEvent.objects.select_for_update(skip_locked=True)
             .filter(
                 Q(status=WebhookEvent.Status.RECEIVED)
-                | Q(status=WebhookEvent.Status.QUEUED, queued_at__lt=lost)
+                # Queued, or failed with a retry due: that long ago, the message is lost.
+                | Q(
+                    status__in=[WebhookEvent.Status.QUEUED, WebhookEvent.Status.FAILED],
+                    queued_at__lt=lost,
+                )
             )
             .order_by("id")
             .values_list("pk", "event_id")[:batch]
@@ -948,10 +952,13 @@ def webhook_dispatch(*, actor: Principal, batch: int = DISPATCH_BATCH) -> int:
 
 
 @write_service
-def webhook_process(*, actor: Principal, event_id: str) -> str:
+def webhook_process(*, actor: Principal, event_id: str, retry_in: int | None = None) -> str:
     """Apply one stored event (idempotent): the payload names the customer; its current
     state is fetched from Stripe and applied under the account's row lock. Returns the
-    event's final status. A Stripe failure is recorded and raised (the task retries)."""
+    event's final status. A Stripe failure is recorded (``failed``) and raised: the
+    caller's retry comes in ``retry_in`` seconds, kept as the row's ``queued_at`` so the
+    dispatch's sweep queues it again if that retry never runs; None (no retry coming:
+    the task's last attempt, or a direct call) leaves it to the reconciliation."""
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().filter(event_id=event_id).first()
         if event is None or event.status in (
@@ -993,7 +1000,8 @@ def webhook_process(*, actor: Principal, event_id: str) -> str:
         except GatewayError as error:
             event.status = WebhookEvent.Status.FAILED
             event.last_error = str(error)[:1000]
-            event.save(update_fields=["status", "attempts", "last_error"])
+            event.queued_at = None if retry_in is None else _now() + timedelta(seconds=retry_in)
+            event.save(update_fields=["status", "attempts", "last_error", "queued_at"])
             failure = error
         else:
             event.status = WebhookEvent.Status.PROCESSED

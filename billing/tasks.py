@@ -26,11 +26,16 @@ def _backoff(retries: int) -> int:
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=MAX_RETRIES)
 def process_webhook_event(self, event_id: str) -> str:
-    """Apply one stored Stripe event; retried with backoff while Stripe is away."""
+    """Apply one stored Stripe event; retried with backoff while Stripe is away (the row
+    knows when the retry is due, so a lost retry message is queued again)."""
+    retries = self.request.retries
+    retry_in = _backoff(retries) if retries < self.max_retries else None
     try:
-        return services.webhook_process(actor=STRIPE, event_id=event_id)
+        return services.webhook_process(actor=STRIPE, event_id=event_id, retry_in=retry_in)
     except GatewayError as error:
-        raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+        if retry_in is None:
+            raise
+        raise self.retry(exc=error, countdown=retry_in) from error
 
 
 @shared_task(acks_late=True, ignore_result=True)

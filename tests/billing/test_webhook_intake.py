@@ -201,3 +201,62 @@ def test_the_service_returns_the_stored_rows_id_and_none_for_a_duplicate(
         assert receive() is None
     assert stored == WebhookEvent.objects.get(event_id=json.loads(body)["id"]).pk
     assert len(queued) == 1  # the duplicate queued nothing
+
+
+def _failing_event(tenant, settings) -> str:
+    """A stored delivery for ``tenant``'s customer, with Stripe unreachable (nothing
+    listens on the discard port): processing it fails as when Stripe is away."""
+    from billing.models import BillingAccount
+
+    BillingAccount.objects.filter(tenant=tenant).update(stripe_customer_id="cus_away")
+    body = json.loads(event_body("invoice.paid", {"object": "invoice", "customer": "cus_away"}))
+    WebhookEvent.objects.create(
+        event_id=body["id"], type=body["type"], stripe_created=body["created"],
+        customer_id="cus_away", payload=body, status=WebhookEvent.Status.QUEUED,
+    )  # fmt: skip
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+    return body["id"]
+
+
+@pytest.mark.django_db
+def test_a_failed_attempts_lost_retry_is_queued_again(real_broker, settings, tenant_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing import services
+    from billing.gateway import GatewayError
+    from billing.tasks import STRIPE
+
+    event_id = _failing_event(tenant_a, settings)
+    before = timezone.now()
+    with pytest.raises(GatewayError):
+        services.webhook_process(actor=STRIPE, event_id=event_id, retry_in=600)
+    event = WebhookEvent.objects.get(event_id=event_id)
+    assert event.status == "failed" and event.attempts == 1
+    due = event.queued_at - before
+    assert timedelta(seconds=600) <= due < timedelta(seconds=660)
+    # The retry is not even due: the sweep leaves it to the retry's own message.
+    assert services.webhook_dispatch(actor=STRIPE) == 0
+    # Due long ago and still failed: its message is gone (a broker restart).
+    long_ago = timezone.now() - timedelta(seconds=settings.BILLING_WEBHOOK_REQUEUE_AFTER + 60)
+    WebhookEvent.objects.filter(event_id=event_id).update(queued_at=long_ago)
+    assert services.webhook_dispatch(actor=STRIPE) == 1
+    message = next_task(real_broker)
+    assert (message.name, message.kwargs) == (TASK, {"event_id": event_id})
+    assert WebhookEvent.objects.get(event_id=event_id).status == "queued"
+
+
+@pytest.mark.django_db
+def test_after_the_last_retry_nothing_is_queued_again(settings, tenant_a):
+    from billing import services
+    from billing.gateway import GatewayError
+    from billing.tasks import MAX_RETRIES, STRIPE, process_webhook_event
+
+    event_id = _failing_event(tenant_a, settings)
+    # The next-to-last attempt fails and retries (eagerly here); the last one gives up.
+    result = process_webhook_event.apply(kwargs={"event_id": event_id}, retries=MAX_RETRIES - 1)
+    assert isinstance(result.result, GatewayError)
+    event = WebhookEvent.objects.get(event_id=event_id)
+    assert (event.status, event.attempts, event.queued_at) == ("failed", 2, None)
+    assert services.webhook_dispatch(actor=STRIPE) == 0
