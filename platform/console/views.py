@@ -34,7 +34,7 @@ import accounts.services as accounts
 import support.selectors as support_selectors
 from core import ratelimit
 from core.access import explain
-from core.forms import apply_errors, error_messages
+from core.forms import apply_errors, error_messages, form_error_messages
 from core.middleware import client_ip
 from core.principal import VENDOR_ROLES, is_vendor_staff, require_vendor_role, vendor_role
 from core.workspace import current as current_workspace
@@ -517,7 +517,7 @@ def workspace_move(request: HttpRequest, pk: int) -> HttpResponse:
     placement = selectors.placement_of(tenant)
     form = MoveForm(request.POST, nodes=placement.other_nodes if placement else [])
     if not form.is_valid():
-        error_messages(request, ValidationError([str(e) for e in form.errors.values()]))
+        form_error_messages(request, form)
         return redirect("console:workspace", pk=pk)
     try:
         target = services.workspace_move_request(
@@ -571,7 +571,7 @@ def workspace_billing(request: HttpRequest, pk: int, action: str) -> HttpRespons
     extra = {"plans": selectors.plans()} if action == "comp" else {}
     form = form_class(request.POST, prefix=action, **extra)
     if not form.is_valid():
-        error_messages(request, ValidationError([str(e) for e in form.errors.values()]))
+        form_error_messages(request, form)
         return redirect("console:workspace", pk=pk)
     data = form.cleaned_data
     # The end of the chosen day, in the site's time zone.

@@ -22,3 +22,11 @@ def error_messages(request: HttpRequest, error: ValidationError) -> None:
     """Show a service's refusal as error messages on the next page."""
     for message in error.messages:
         messages.error(request, message)
+
+
+def form_error_messages(request: HttpRequest, form: forms.Form) -> None:
+    """Show an invalid form's errors as error messages on the next page (for forms posted
+    from a page that redirects back): the plain messages, not the error list's HTML."""
+    for field_errors in form.errors.values():
+        for message in field_errors:
+            messages.error(request, message)

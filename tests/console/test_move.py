@@ -68,3 +68,12 @@ def test_the_move_page_is_refused_below_admin(vendor_factory, tenant_a):
     response = client.post(f"/console/w/{tenant_a.pk}/move/", {"to": "", "reason": "x"})
     assert response.status_code == 403
     assert client.get(f"/console/w/{tenant_a.pk}/").context["cluster"] is None
+
+
+def test_a_form_error_comes_back_as_a_plain_message(vendor_factory, tenant_a):
+    _admin, client = vendor_factory("admin")
+    with capture_audit() as events:
+        response = client.post(f"/console/w/{tenant_a.pk}/move/", {"to": "", "reason": ""})
+    assert response.status_code == 302 and events == []
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown == ["This field is required."]  # the message, not the error list's HTML
