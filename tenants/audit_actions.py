@@ -69,6 +69,14 @@ declare(
     sentence=_("%(actor)s moved the workspace from %(node_before)s to %(node_after)s"),
 )
 declare(
+    "tenant.address_released",
+    target="tenants.tenant",
+    description=_(
+        "A deleted workspace's address was given up: its domains removed, its slug replaced."
+    ),
+    sentence=_("%(actor)s released the address %(slug_before)s of the deleted workspace"),
+)
+declare(
     "tenant.distributed",
     target="tenants.tenant",
     description=_("The workspace's schema became a distributed schema on a Citus worker."),

@@ -8,7 +8,7 @@ import audit.services as audit
 from core.principal import Principal, is_platform, write_service
 
 from . import routing
-from .models import Tenant
+from .models import Domain, Tenant
 
 S = Tenant.State
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -73,3 +73,37 @@ def tenant_suspend(*, actor: Principal, tenant: Tenant, reason: str) -> Tenant:
 @write_service
 def tenant_reactivate(*, actor: Principal, tenant: Tenant, reason: str) -> Tenant:
     return tenant_transition(actor=actor, tenant=tenant, to=S.ACTIVE, reason=reason)
+
+
+@write_service
+def tenant_address_release(*, actor: Principal, tenant: Tenant, slug: str, reason: str) -> str:
+    """Give up a deleted workspace's address: its domains are removed and its slug becomes
+    ``slug`` (one that no signup can take). The row, its schema name and with them its
+    audit chain stay, so a new workspace at the old address starts a chain of its own.
+    Recorded as ``tenant.address_released`` in the workspace's chain; returns the old
+    slug. Only a deleted workspace's address is released."""
+    _require_platform(actor)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give a reason: it is kept in the audit log.")]})
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if locked.state != S.DELETED:
+            raise ValidationError(_("Only a deleted workspace's address can be released."))
+        domains = Domain.objects.filter(tenant_id=locked.pk)
+        hosts = list(domains.values_list("domain", flat=True))
+        domains.delete()
+        before = locked.slug
+        locked.slug = slug
+        locked.save(update_fields=["slug", "updated_at"])
+        audit.record(
+            "tenant.address_released",
+            actor=actor,
+            target=locked,
+            tenant=locked,
+            changes={"slug": {"before": before, "after": slug}, "domains": hosts,
+                     "reason": reason},
+        )  # fmt: skip
+        transaction.on_commit(lambda: [routing.forget_host(host) for host in hosts])
+    tenant.slug = locked.slug
+    return before

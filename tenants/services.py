@@ -12,6 +12,7 @@ from .citus import tenant_move
 from .creation import tenant_create, tenant_mark_ready
 from .lifecycle import (
     ALLOWED_TRANSITIONS,
+    tenant_address_release,
     tenant_reactivate,
     tenant_suspend,
     tenant_transition,
@@ -32,6 +33,7 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "forget_tenant",
     "spare_pool_refill",
+    "tenant_address_release",
     "tenant_create",
     "tenant_mark_ready",
     "tenant_move",

@@ -31,7 +31,7 @@ from core.principal import Principal, require_vendor_role, write_service
 from core.queue import task
 from tenants import schemas
 from tenants.selectors import Tenant
-from tenants.services import forget_tenant, tenant_transition
+from tenants.services import forget_tenant, tenant_address_release, tenant_transition
 from uploads import storage as object_storage
 
 from . import archive, storage
@@ -597,12 +597,11 @@ def slug_release(*, actor: Principal, deletion_id: int, now: datetime | None = N
             return deletion
         if deletion.purged_at is None or now < deletion.slug_release_after:
             raise ValidationError(_("This address is still in quarantine."))
-        tenant = Tenant.objects.select_for_update().get(pk=deletion.tenant_id)
-        forget_tenant(tenant)
-        apps.get_model("tenants", "Domain").objects.filter(tenant_id=tenant.pk).delete()
-        old_slug = tenant.slug
-        tenant.slug = RELEASED_SLUG.format(pk=tenant.pk)
-        tenant.save(update_fields=["slug", "updated_at"])
+        tenant = deletion.tenant
+        old_slug = tenant_address_release(
+            actor=actor, tenant=tenant, slug=RELEASED_SLUG.format(pk=tenant.pk),
+            reason=_("The deleted workspace's quarantine is over."),
+        )  # fmt: skip
         deletion.slug_released_at = now
         deletion.save(update_fields=["slug_released_at"])
         _record_both("workspace.slug_released", actor=actor, tenant=tenant,

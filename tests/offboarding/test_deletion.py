@@ -255,6 +255,9 @@ def test_address_is_released_after_quarantine_and_a_new_workspace_gets_its_own_c
     assert not Domain.objects.filter(tenant=tenant).exists()
     deletion.refresh_from_db()
     assert deletion.slug_released_at is not None
+    released = AuditEvent.objects.get(chain="t_leaving", action="tenant.address_released")
+    assert released.changes["slug"] == {"before": "leaving", "after": tenant.slug}
+    assert AuditEvent.objects.filter(chain="t_leaving", action="workspace.slug_released").exists()
     old_events = AuditEvent.objects.filter(chain="t_leaving").count()
 
     fresh = tenant_provision(
