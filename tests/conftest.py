@@ -220,13 +220,16 @@ def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
 @pytest.fixture(autouse=True)
 def _isolated_state():
     """Every test starts on the public schema with empty routing caches, and ends in the
-    default language."""
+    default language and with them emptied again: a route a test cached (a host it made
+    unknown, in a transaction since rolled back) would otherwise be served to the next
+    module's servers, whose module-scoped fixtures run before this one's setup."""
     routing.clear_local()
     caches["routing"].clear()
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
     routing.clear_local()
+    caches["routing"].clear()
     translation.deactivate()  # a test that switched language must not leak it
 
 
