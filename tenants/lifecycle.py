@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 import audit.services as audit
+from core.errors import required_reason
 from core.principal import Principal, is_platform, write_service
 
 from . import routing
@@ -40,9 +41,7 @@ def tenant_transition(*, actor: Principal, tenant: Tenant, to: str, reason: str)
     """Move ``tenant`` to state ``to`` if the state machine allows it; ``reason`` (required)
     is kept in the event, recorded in the tenant's own chain."""
     _require_platform(actor)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give a reason: it is kept in the audit log.")]})
+    reason = required_reason(reason)
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if to not in ALLOWED_TRANSITIONS[locked.state]:
@@ -83,9 +82,7 @@ def tenant_address_release(*, actor: Principal, tenant: Tenant, slug: str, reaso
     Recorded as ``tenant.address_released`` in the workspace's chain; returns the old
     slug. Only a deleted workspace's address is released."""
     _require_platform(actor)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give a reason: it is kept in the audit log.")]})
+    reason = required_reason(reason)
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if locked.state != S.DELETED:

@@ -26,6 +26,7 @@ import audit.services as audit
 import billing.services as billing
 import tenants.services as tenants
 from core import outbox, queue
+from core.errors import required_reason
 from core.principal import (
     VENDOR_ROLES,
     Principal,
@@ -79,13 +80,6 @@ ROLE_FOR = {
 VENDOR_FREEZE = "vendor_freeze"
 INVITATION_MAX_AGE = 7 * 24 * 3600
 _INVITATION_SALT = "console.vendor-invitation"
-
-
-def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give a reason: it is kept in the audit log.")]})
-    return reason
 
 
 def _role(role: str) -> str:
@@ -224,7 +218,7 @@ def vendor_staff_change_role(*, actor: Principal, user_id: int, role: str, reaso
     admin keeps theirs."""
     require_vendor_role(actor, ROLE_FOR["staff"])
     _on_public()
-    role, reason = _role(role), _reason(reason)
+    role, reason = _role(role), required_reason(reason)
     model = get_user_model()
     with transaction.atomic():
         admins = _active_admins_locked(model)
@@ -259,7 +253,7 @@ def vendor_staff_deactivate(*, actor: Principal, user_id: int, reason: str):
     not oneself, not the last active admin."""
     require_vendor_role(actor, ROLE_FOR["staff"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     model = get_user_model()
     with transaction.atomic():
         admins = _active_admins_locked(model)
@@ -288,7 +282,7 @@ def vendor_staff_reactivate(*, actor: Principal, user_id: int, reason: str):
     """Let a deactivated vendor staff member sign in again. Admin role."""
     require_vendor_role(actor, ROLE_FOR["staff"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     model = get_user_model()
     with transaction.atomic():
         user = model.objects.select_for_update().get(pk=_staff(user_id).pk)
@@ -349,7 +343,7 @@ def workspace_suspend(*, actor: Principal, tenant_id: int, reason: str):
     """Suspend a workspace: nobody can use it until it is reactivated. Support role."""
     require_vendor_role(actor, ROLE_FOR["suspend"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with transaction.atomic():
         tenant = tenants.tenant_suspend(
             actor=actor, tenant=Tenant.objects.get(pk=tenant_id), reason=reason
@@ -363,7 +357,7 @@ def workspace_reactivate(*, actor: Principal, tenant_id: int, reason: str):
     """Bring a suspended workspace back. Support role."""
     require_vendor_role(actor, ROLE_FOR["reactivate"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with transaction.atomic():
         tenant = Tenant.objects.get(pk=tenant_id)
         if tenant.state != Tenant.State.SUSPENDED:
@@ -379,7 +373,7 @@ def workspace_freeze(*, actor: Principal, tenant_id: int, reason: str):
     Support role."""
     require_vendor_role(actor, ROLE_FOR["freeze"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with transaction.atomic():
         tenant = Tenant.objects.get(pk=tenant_id)
         if VENDOR_FREEZE in (tenant.read_only_reasons or []):
@@ -394,7 +388,7 @@ def workspace_unfreeze(*, actor: Principal, tenant_id: int, reason: str):
     """Lift a vendor freeze (billing's read-only reasons stay). Support role."""
     require_vendor_role(actor, ROLE_FOR["unfreeze"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with transaction.atomic():
         tenant = Tenant.objects.get(pk=tenant_id)
         if VENDOR_FREEZE not in (tenant.read_only_reasons or []):
@@ -423,7 +417,7 @@ def workspace_move_request(*, actor: Principal, tenant_id: int, to: str, reason:
     (``workspace_move``). Returns the target node."""
     require_vendor_role(actor, ROLE_FOR["move"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     tenant = Tenant.objects.get(pk=tenant_id)
     target = Node.parse(to) if (to or "").strip() else None
     source, target = move_check(tenant, target)
@@ -511,7 +505,7 @@ def workspace_trial_extend(*, actor: Principal, tenant_id: int, until, reason: s
     chain."""
     require_vendor_role(actor, ROLE_FOR["trial_extend"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with transaction.atomic():
         billing.trial_extend(actor=actor, tenant_id=tenant_id, until=until, reason=reason)
         tenant = Tenant.objects.get(pk=tenant_id)
@@ -528,7 +522,7 @@ def workspace_plan_comp(*, actor: Principal, tenant_id: int, plan_code: str, unt
     recorded here and, by billing, in the workspace's chain."""
     require_vendor_role(actor, ROLE_FOR["plan_comp"])
     _on_public()
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with transaction.atomic():
         billing.plan_comp(
             actor=actor, tenant_id=tenant_id, plan_code=plan_code, until=until, reason=reason

@@ -1,6 +1,7 @@
 """Errors that services raise and every entry point (page, API, command) shows the same way."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -21,3 +22,12 @@ class ReadOnlyError(PermissionDenied):
 
     def __str__(self) -> str:
         return self.message
+
+
+def required_reason(reason: str | None) -> str:
+    """``reason`` stripped, or a ValidationError on the ``reason`` field when it is
+    empty: the reason a vendor or the system gives for a change, kept in its audit event."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [gettext("Give a reason: it is kept in the audit log.")]})
+    return reason

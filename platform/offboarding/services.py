@@ -26,6 +26,7 @@ from django_tenants.utils import schema_context
 
 import audit.services as audit
 import backups.services as backups
+from core.errors import required_reason
 from core.outbox import send_after_commit
 from core.principal import Principal, require_vendor_role, write_service
 from core.queue import task
@@ -82,9 +83,7 @@ def _record_both(action: str, *, actor: Principal, tenant: Tenant, changes: dict
 
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give a reason: it is kept in the audit log.")]})
+    reason = required_reason(reason)
     if len(reason) > 500:
         raise ValidationError({"reason": [_("Keep the reason under 500 characters.")]})
     return reason
