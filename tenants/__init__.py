@@ -8,6 +8,6 @@ Public face (import these, not the internals; see tenants/README.md):
   ``spare_pool_refill``, ``forget_tenant``,
   ``tenant_move``
 - ``tenants.selectors``: ``current_tenant``, ``tenant_for_slug``, ``workspace_url``,
-  ``node_of`` ...
+  ``placement`` ...
 - ``tenants.schemas``: schema primitives for platform tools (backups, Citus)
 """

@@ -110,19 +110,15 @@ def node_of(schema_name: str) -> Node | None:
     return placements().get(schema_name)
 
 
-def least_loaded_node(exclude: Node | None = None) -> Node | None:
-    """The worker holding the fewest distributed schemas (``exclude`` left out)."""
-    counts = {node: n for node, n in node_loads() if node != exclude}
-    return min(counts, key=lambda node: (counts[node], node)) if counts else None
-
-
-def node_loads() -> list[tuple[Node, int]]:
-    """Every worker node with the number of distributed schemas it holds."""
-    counts = {node: 0 for node in worker_nodes()}
-    for node in placements().values():
-        if node in counts:
-            counts[node] += 1
-    return sorted(counts.items())
+def placement(schema_name: str) -> tuple[Node | None, list[tuple[Node, int]]]:
+    """The node holding ``schema_name`` (None if it is not distributed), and every worker
+    node with the number of distributed schemas it holds: one read of each catalogue."""
+    placed = placements()
+    loads = {node: 0 for node in worker_nodes()}
+    for node in placed.values():
+        if node in loads:
+            loads[node] += 1
+    return placed.get(schema_name), sorted(loads.items())
 
 
 def move_check(tenant: Tenant, to: Node | None = None) -> tuple[Node, Node]:
@@ -130,14 +126,15 @@ def move_check(tenant: Tenant, to: Node | None = None) -> tuple[Node, Node]:
     loaded other worker): ``(source, target)``, or a ValidationError saying why it cannot
     move. Reads only: the console checks a request with it before queueing the move."""
     _require_citus()
-    source = node_of(tenant.schema_name)
+    source, loads = placement(tenant.schema_name)
     if source is None:
         raise ValidationError(
             _("The workspace %(slug)s is not on a worker node yet; distribute it first.")
             % {"slug": tenant.slug}
         )
-    target = to or least_loaded_node(exclude=source)
-    if target is None or target not in worker_nodes():
+    others = [(count, node) for node, count in loads if node != source]
+    target = to or (min(others)[1] if others else None)
+    if target is None or target not in {node for node, _count in loads}:
         raise ValidationError(
             _("%(node)s is not a worker node of this cluster.") % {"node": target or "-"}
         )

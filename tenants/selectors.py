@@ -6,7 +6,7 @@ from django.urls import reverse
 from core.workspace import current as current_workspace
 from core.workspace import current_row
 
-from .citus import Node, citus_enabled, move_check, node_loads, node_of
+from .citus import Node, citus_enabled, move_check, placement
 from .models import Domain, Tenant
 from .validators import validate_slug
 
@@ -17,8 +17,7 @@ __all__ = [
     "citus_enabled",
     "current_tenant",
     "move_check",
-    "node_loads",
-    "node_of",
+    "placement",
     "public_url",
     "schemas_holding_data",
     "site_url",

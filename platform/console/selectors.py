@@ -254,4 +254,5 @@ def placement_of(tenant: Tenant) -> Placement | None:
     plain PostgreSQL."""
     if not tenants.citus_enabled():
         return None
-    return Placement(node=tenants.node_of(tenant.schema_name), loads=tenants.node_loads())
+    node, loads = tenants.placement(tenant.schema_name)
+    return Placement(node=node, loads=loads)
