@@ -77,10 +77,13 @@ def test_a_plain_word_matches_its_group(owner_client_a, tenant_a, owner_a, bob):
         response = owner_client_a.get("/audit/", {"action": word})
         return {e.action for e in response.context["events"]}, response
 
+    # alpha's log is append-only: earlier tests that committed may have left events in it.
     found, _ = actions("auth")
-    assert found == {"auth.login"}  # the owner's sign-in
+    assert "auth.login" in found  # the owner's sign-in
+    assert all(action.startswith("auth.") for action in found)
     found, response = actions("staff")
-    assert found == {"staff.deactivated"}
+    assert "staff.deactivated" in found
+    assert all(action.startswith("staff.") for action in found)
     assert '<option value="staff" selected>' in response.content.decode()
     assert actions("staff.deactivated")[0] == {"staff.deactivated"}
     _, response = actions("nonsense")
