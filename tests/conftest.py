@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.test import Client
+from django.test.testcases import QuietWSGIRequestHandler
 from django.utils import translation
 from django_tenants.utils import schema_context
 from pytest_django.plugin import blocking_manager_key
@@ -19,6 +20,12 @@ from tenants import pool, routing
 from tenants.models import Tenant
 
 PASSWORD = "Correct-horse-battery-9"
+
+# The live server writes a response's headers and its body in two sends; with Nagle's
+# algorithm on, the body waits for the client's delayed ACK of the headers (up to 40 ms
+# on Linux) on every kept-alive request. Off, the schemathesis run of tests/api makes
+# 1,100 requests in its 50 s instead of 630.
+QuietWSGIRequestHandler.disable_nagle_algorithm = True
 
 WORKSPACES = {
     "alpha": {"name": "Alpha Partners", "owner_email": "owner@alpha.test"},
