@@ -44,9 +44,12 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# pytest-xdist: one worker per core (at most 8), each with its own test database, Redis
+# database and file folders (tests/README.md); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
 test: services lint
 	@$(SERVICES) test-deps
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
 
 # Citus (deploy/scaling.md): `make citus` builds it once under var/citus/ from
 # CITUS_SOURCE (default ../shared/citus/citus-14.0.1.tar.gz); `make citus-up` / `citus-down`

@@ -11,8 +11,12 @@ os.environ.setdefault("AUDIT_HMAC_KEY", "test-only-audit-hmac-key")
 from .base import *  # noqa: F403
 from .base import BASE_DIR, CACHES, DATABASES, REDIS_URL, backups_storage, uploads_storages
 
-# Parallel checkouts (and helpers) can each use their own test database.
+# Parallel checkouts (and helpers) can each use their own test database; pytest-xdist's
+# workers (gw0, gw1, ...) each get a database (pytest-django adds "_gw0"), a folder of
+# files and a Redis database of their own.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_atrium")}
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_RUN = DATABASES["default"]["TEST"]["NAME"] + (f"_{_WORKER}" if _WORKER else "")
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Links in emails and pages carry no port, whatever `make run` exported (SITE_PORT): the
@@ -28,21 +32,25 @@ STORAGES = {
     # Filesystem by default; tests/uploads switches to S3 (moto server) per test.
     **uploads_storages(
         bucket="",
-        root=BASE_DIR / "var" / "test-media" / os.environ.get("TEST_DB_NAME", "test_atrium"),
+        root=BASE_DIR / "var" / "test-media" / _RUN,
     ),
     "backups": backups_storage(
         bucket="",
-        root=BASE_DIR / "var" / "test-backups" / os.environ.get("TEST_DB_NAME", "test_atrium"),
+        root=BASE_DIR / "var" / "test-backups" / _RUN,
     ),
     "offboarding_exports": backups_storage(
         bucket="",
-        root=BASE_DIR / "var" / "test-exports" / os.environ.get("TEST_DB_NAME", "test_atrium"),
+        root=BASE_DIR / "var" / "test-exports" / _RUN,
     ),
 }
 # A fixed test key (32 zero-free bytes, base64); production requires its own.
 BACKUP_ENCRYPTION_KEY = "dGVzdC1vbmx5LWJhY2t1cC1rZXktMzItYnl0ZXMhISE="
 # Separate Redis database so a test run never touches a dev server's keys.
-_TEST_REDIS = os.environ.get("TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15")
+# A worker counts down from it (gw0: 15, gw1: 14, ...; `make test` runs at most 8).
+_TEST_REDIS, _TEST_REDIS_DB = os.environ.get(
+    "TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15"
+).rsplit("/", 1)
+_TEST_REDIS += f"/{int(_TEST_REDIS_DB) - int(_WORKER.removeprefix('gw') or 0)}"
 for _alias in CACHES:
     CACHES[_alias]["LOCATION"] = _TEST_REDIS
 CELERY_BROKER_URL = _TEST_REDIS
