@@ -137,3 +137,12 @@ def recent_documents(*, uploaded_by=None, limit: int = 5) -> list[Document]:
     if uploaded_by is not None:
         documents = documents.filter(uploaded_by=uploaded_by)
     return list(documents.order_by("-created_at")[:limit])
+
+
+def document_rows(fields: tuple[str, ...], *, stored_only: bool = False) -> QuerySet:
+    """The current workspace's documents in every state, oldest first, as dicts of
+    ``fields``; ``stored_only``: those whose bytes are in the documents storage."""
+    documents = Document.objects.order_by("pk")
+    if stored_only:
+        documents = documents.filter(storage_key__gt="")
+    return documents.values(*fields)

@@ -187,12 +187,31 @@ def security_posture(*, examples: int = 5) -> SecurityPosture:
 def owner_recipients() -> list[tuple[str, str]]:
     """``(email, language)`` of every active owner of the current workspace: who is told
     about billing (a failed payment)."""
-    owners = User.objects.filter(is_active=True, role=User.Role.OWNER).order_by("pk")
+    people = User.objects.filter(is_active=True, is_staff=False)
+    owners = people.filter(role=User.Role.OWNER).order_by("pk")
     return list(owners.values_list("email", "language"))
 
 
 def admin_recipients() -> list[tuple[str, str]]:
     """``(email, language)`` of every active owner and admin of the current workspace:
     who is told about workspace events (a blocked upload)."""
-    admins = User.objects.filter(is_active=True, role__in=STAFF_MANAGERS).order_by("pk")
+    people = User.objects.filter(is_active=True, is_staff=False)
+    admins = people.filter(role__in=STAFF_MANAGERS).order_by("pk")
     return list(admins.values_list("email", "language"))
+
+
+def role_choices() -> list[tuple[str, str]]:
+    """``(value, label)`` of every workspace role, lowest first."""
+    return list(User.Role.choices)
+
+
+def people_rows(fields: tuple[str, ...]) -> QuerySet:
+    """The current workspace's own people (never vendor staff), oldest first, as dicts of
+    ``fields``: what a workspace export carries."""
+    return User.objects.filter(is_staff=False).order_by("pk").values(*fields)
+
+
+def invitation_rows(fields: tuple[str, ...]) -> QuerySet:
+    """Every invitation of the current workspace (pending or not), oldest first, as dicts
+    of ``fields``."""
+    return Invitation.objects.order_by("pk").values(*fields)

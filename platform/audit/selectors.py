@@ -6,6 +6,8 @@ the vendor support console. Permission checks live here, not in the views.
   ``chain_events`` (vendor staff, on the public site: any chain, ``""`` being
   the platform's), ``event_detail`` / ``vendor_event_detail`` (one event).
 - ``recent_events``: the newest few a reader may see (the dashboard).
+- ``events_in_order``: a chain's events oldest first, for a service that has checked
+  its own permission (a workspace's export archive).
 - ``EventFilter`` narrows any of them; ``page`` pages them (keyset).
 - ``export_csv`` / ``export_jsonl`` stream a queryset returned by the functions
   above. PostgreSQL formats each line; Python only joins them into chunks.
@@ -95,6 +97,12 @@ def tenant_events(*, tenant, user, filters: EventFilter | None = None):
     (vendor staff read any chain with ``chain_events``)."""
     _check_admin_reader(tenant=tenant, user=user)
     return _newest_first(tenant.schema_name, filters)
+
+
+def events_in_order(*, chain: str) -> QuerySet:
+    """Every event of ``chain``, oldest first. No permission check: the caller is a
+    service that made its own (the export of a workspace's archive)."""
+    return AuditEvent.objects.filter(chain=chain).order_by("id")
 
 
 def chain_events(*, chain: str, user, filters: EventFilter | None = None) -> QuerySet:

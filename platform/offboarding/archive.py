@@ -13,16 +13,18 @@ import contextlib
 import hashlib
 import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+import accounts.selectors as people
 import audit.selectors as audit_selectors
+import uploads.selectors as documents
 from uploads import storage as object_storage
 
 FORMAT = "atrium-workspace-export"
@@ -97,8 +99,8 @@ def document_path(doc_id, name: str) -> str:
     return f"documents/{doc_id}/{name.replace('/', '_') or 'unnamed'}"
 
 
-def _rows(model, fields: Iterable[str], **filters) -> Iterator[dict]:
-    return model.objects.filter(**filters).order_by("pk").values(*fields).iterator(chunk_size=500)
+def _rows(rows: QuerySet) -> Iterator[dict]:
+    return rows.iterator(chunk_size=500)
 
 
 def _jsonl(zf, summary: ArchiveSummary, path: str, rows: Iterator[Any]) -> None:
@@ -141,7 +143,7 @@ def _audit_members(zf, summary: ArchiveSummary, chain: str) -> None:
                 member.records += 1
         member.close(summary)
     # The same events as people read them, with each one's sentence.
-    events = apps.get_model("audit", "AuditEvent").objects.filter(chain=chain).order_by("id")
+    events = audit_selectors.events_in_order(chain=chain)
     member = _Member(zf, "audit/log.jsonl", stored=False, large=False)
     for chunk in audit_selectors.export_jsonl(events):
         member.write(chunk.encode())
@@ -150,16 +152,17 @@ def _audit_members(zf, summary: ArchiveSummary, chain: str) -> None:
 
 
 def _documents(zf, summary: ArchiveSummary) -> None:
-    Document = apps.get_model("uploads", "Document")
     storage = object_storage.documents_storage()
     meta = _Member(zf, "documents.jsonl", stored=False, large=False)
-    for row in _rows(Document, (*DOCUMENT_FIELDS, "storage_key")):
+    for row in _rows(documents.document_rows((*DOCUMENT_FIELDS, "storage_key"))):
         key = row.pop("storage_key")
         row["file"] = document_path(row["id"], row["name"]) if key else None
         meta.line(row)
     meta.close(summary)
     # A second pass over the same snapshot, rather than a list of every document.
-    files = _rows(Document, ("id", "name", "size", "sha256", "storage_key"), storage_key__gt="")
+    files = _rows(
+        documents.document_rows(("id", "name", "size", "sha256", "storage_key"), stored_only=True)
+    )
     # Closed explicitly, so a failure closes the server-side cursor while its savepoint
     # still exists (a cursor closed later, by the garbage collector, fails the transaction).
     with contextlib.closing(files):
@@ -203,8 +206,6 @@ def write_archive(
     workspace's schema); returns the manifest (also the archive's last member)."""
     summary = ArchiveSummary()
     started = timezone.now()
-    User = apps.get_model("accounts", "User")
-    Invitation = apps.get_model("accounts", "Invitation")
     outermost = not connection.in_atomic_block
     # Closed only on success: closing after a failure would write a central directory
     # (or fail on the open member and hide the first error); the caller aborts ``out``.
@@ -215,10 +216,10 @@ def write_archive(
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         _json(zf, summary, "workspace.json", settings_)
         _json(zf, summary, "roles.json", [
-            {"role": value, "label": str(label)} for value, label in User.Role.choices
+            {"role": value, "label": str(label)} for value, label in people.role_choices()
         ])  # fmt: skip
-        _jsonl(zf, summary, "users.jsonl", _rows(User, USER_FIELDS, is_staff=False))
-        _jsonl(zf, summary, "invitations.jsonl", _rows(Invitation, INVITATION_FIELDS))
+        _jsonl(zf, summary, "users.jsonl", _rows(people.people_rows(USER_FIELDS)))
+        _jsonl(zf, summary, "invitations.jsonl", _rows(people.invitation_rows(INVITATION_FIELDS)))
         _documents(zf, summary)
         _audit_members(zf, summary, tenant.schema_name)
         _json(zf, summary, "audit/verification.json", verification)

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
@@ -26,6 +25,7 @@ from django_tenants.utils import schema_context
 
 import audit.services as audit
 import backups.services as backups
+from accounts.selectors import owner_recipients, workspace_policy
 from core.errors import required_reason
 from core.outbox import send_after_commit
 from core.principal import Principal, require_vendor_role, write_service
@@ -199,7 +199,7 @@ def _workspace_settings(tenant: Tenant) -> dict:
     """``workspace.json``: the workspace row and its settings."""
     from billing.selectors import plan_for
 
-    policy = apps.get_model("accounts", "WorkspacePolicy").objects.order_by("pk").first()
+    policy = workspace_policy()
     plan = plan_for(tenant)
     return {
         "name": tenant.name,
@@ -369,12 +369,7 @@ def open_export(export: Export):
 def _owners(tenant: Tenant) -> list[tuple[str, str]]:
     """``(email, language)`` of the workspace's active owners."""
     with schema_context(tenant.schema_name):
-        users = apps.get_model("accounts", "User").objects
-        return list(
-            users.filter(is_active=True, is_staff=False, role="owner")
-            .order_by("pk")
-            .values_list("email", "language")
-        )
+        return owner_recipients()
 
 
 def _mail_owners(tenant: Tenant, template: str, context: dict) -> None:
