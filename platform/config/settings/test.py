@@ -51,6 +51,7 @@ _TEST_REDIS, _TEST_REDIS_DB = os.environ.get(
     "TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15"
 ).rsplit("/", 1)
 _TEST_REDIS += f"/{int(_TEST_REDIS_DB) - int(_WORKER.removeprefix('gw') or 0)}"
+REDIS_URL = _TEST_REDIS  # what uses Redis without a cache (billing's dispatch flag)
 for _alias in CACHES:
     CACHES[_alias]["LOCATION"] = _TEST_REDIS
 CELERY_BROKER_URL = _TEST_REDIS
