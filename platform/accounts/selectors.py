@@ -201,7 +201,7 @@ def admin_recipients() -> list[tuple[str, str]]:
 
 
 def role_choices() -> list[tuple[str, str]]:
-    """``(value, label)`` of every workspace role, lowest first."""
+    """``(value, label)`` of every workspace role, from owner down to read-only."""
     return list(User.Role.choices)
 
 
