@@ -199,7 +199,6 @@ def _workspace_settings(tenant: Tenant) -> dict:
     """``workspace.json``: the workspace row and its settings."""
     from billing.selectors import plan_for
 
-    policy = workspace_policy()
     plan = plan_for(tenant)
     return {
         "name": tenant.name,
@@ -211,7 +210,7 @@ def _workspace_settings(tenant: Tenant) -> dict:
         "plan": getattr(plan, "name", None),
         "read_only_reasons": list(getattr(tenant, "read_only_reasons", None) or []),
         "settings": {
-            "require_2fa": bool(policy and policy.require_2fa),
+            "require_2fa": workspace_policy().require_2fa,
             "audit_retention_days": audit.retention_days(chain=tenant.schema_name),
         },
     }
