@@ -47,10 +47,10 @@ STORAGES = {
 BACKUP_ENCRYPTION_KEY = "dGVzdC1vbmx5LWJhY2t1cC1rZXktMzItYnl0ZXMhISE="
 # Separate Redis database so a test run never touches a dev server's keys.
 # A worker counts down from it (gw0: 15, gw1: 14, ...; `make test` runs at most 8).
-_TEST_REDIS, _TEST_REDIS_DB = os.environ.get(
+_redis_server, _first_db = os.environ.get(
     "TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + "/15"
 ).rsplit("/", 1)
-_TEST_REDIS += f"/{int(_TEST_REDIS_DB) - int(_WORKER.removeprefix('gw') or 0)}"
+_TEST_REDIS = f"{_redis_server}/{int(_first_db) - int(_WORKER.removeprefix('gw') or 0)}"
 REDIS_URL = _TEST_REDIS  # what uses Redis without a cache (billing's dispatch flag)
 for _alias in CACHES:
     CACHES[_alias]["LOCATION"] = _TEST_REDIS
