@@ -231,8 +231,10 @@ def document_restore(*, actor: Principal, document_id) -> Document:
         raise PermissionDenied(_("Only owners and admins can restore deleted documents."))
     with transaction.atomic():
         document = _locked(document_id)
+        if document.state != State.DELETED:
+            raise ValidationError(_("This document is not deleted: there is nothing to restore."))
         if not recently_deleted().filter(pk=document.pk).exists():
-            raise Document.DoesNotExist
+            raise Document.DoesNotExist  # past the restore window: the purge takes it
         restored = document.state_before_delete or State.AVAILABLE
         document.state = restored
         document.deleted_at = None

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
@@ -292,9 +293,13 @@ def document_delete(request: HttpRequest, document_id) -> HttpResponse:
 @login_required
 @require_POST
 def document_restore(request: HttpRequest, document_id) -> HttpResponse:
-    document = _get_or_404(
-        services.document_restore, actor=request.principal, document_id=document_id
-    )
+    try:
+        document = _get_or_404(
+            services.document_restore, actor=request.principal, document_id=document_id
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("uploads:list")
     messages.success(request, _("Restored “%(name)s”.") % {"name": document.name})
     return redirect("uploads:list")
 

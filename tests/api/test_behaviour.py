@@ -160,6 +160,24 @@ def test_an_idempotent_upload_is_stored_once(tenant_a, machine, fs_storage):
     assert upload(b"other bytes").status_code == 409
 
 
+def test_a_deleted_document_is_gone_until_restored(tenant_a, owner_a, machine, fs_storage):
+    _new, token = machine
+    client = client_for(tenant_a)
+    url = f"/api/v1/documents/{stored_document(tenant_a, owner_a).pk}/"
+    assert client.post(f"{url}restore", **bearer(token)).status_code == 409  # not deleted
+    assert client.delete(url, **bearer(token)).json()["state"] == "deleted"
+    for gone in (url, f"{url}download"):
+        assert client.get(gone, **bearer(token)).status_code == 404
+    assert client.delete(url, **bearer(token)).status_code == 404
+    restored = client.post(f"{url}restore", **bearer(token))
+    assert restored.status_code == 200 and restored.json()["state"] == "available"
+    assert client.get(url, **bearer(token)).status_code == 200
+    assert client.get(f"{url}download", **bearer(token)).status_code == 200
+    again = client.post(f"{url}restore", **bearer(token))
+    assert again.status_code == 409
+    assert again.json()["type"] == "urn:atrium:problem:conflict"
+
+
 def test_the_grant_rate_limit_answers_429_with_headers(tenant_a, machine, monkeypatch):
     _new, token = machine
     monkeypatch.setattr(limits, "per_minute", lambda tenant_id, load: 3)

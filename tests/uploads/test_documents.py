@@ -194,6 +194,8 @@ def test_rename_delete_restore_are_audited(
     assert "Recently deleted" in page and "&lt;script&gt;b?.txt" in page
     assert "<script>b" not in page  # shown escaped, never as markup
     owner_client_a.post(f"/documents/{document_id}/restore/")
+    again = owner_client_a.post(f"/documents/{document_id}/restore/", follow=True)
+    assert "This document is not deleted" in again.content.decode()  # and nothing recorded
     assert owner_client_a.get(f"/documents/{document_id}/download/").status_code == 200
     events = AuditEvent.objects.filter(target_id=document_id).order_by("id")
     assert [e.action for e in events] == [
