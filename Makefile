@@ -12,7 +12,7 @@ export STRIPE_EMULATOR_PORT ?= 12111
 # DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
 SERVICES := PY=$(PY) deploy/local/services.sh
 
-.PHONY: install run test lint format bench services stop-services lock clean openapi \
+.PHONY: install run test fuzz lint format bench services stop-services lock clean openapi \
 	citus citus-up citus-down test-citus
 
 # requirements.lock is what production installs (deploy/Dockerfile); requirements-dev.lock
@@ -50,6 +50,14 @@ TEST_WORKERS ?= auto
 test: services lint
 	@$(SERVICES) test-deps
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
+
+# The API fuzzed for FUZZ_SECONDS (schemathesis repeats its phases with new cases until
+# they are spent) instead of the suite's fixed example counts; .ci/run runs it.
+FUZZ_SECONDS ?= 120
+fuzz: services
+	@$(SERVICES) test-deps
+	SCHEMATHESIS_MAX_TIME=$(FUZZ_SECONDS) $(VENV)/bin/pytest \
+	  tests/api/test_schema.py::test_schemathesis_finds_nothing $(PYTEST_ARGS)
 
 # Citus (deploy/scaling.md): `make citus` builds it once under var/citus/ from
 # CITUS_SOURCE (default ../shared/citus/citus-14.0.1.tar.gz); `make citus-up` / `citus-down`
