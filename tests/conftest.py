@@ -1,7 +1,10 @@
 """Suite-wide fixtures: a real PostgreSQL test database with a spare-schema pool and
 two workspaces (alpha, beta) made once per session, and clients bound to their hosts."""
 
+import contextlib
+import fcntl
 import importlib
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -200,13 +203,85 @@ def _flush_spares_the_audit_log():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+):
+    """pytest-django's test database (its ``django_db_setup``, without serializing the
+    rows: no test uses ``serialized_rollback``), with the baseline in it.
+
+    Under pytest-xdist the first worker to get there builds it once, migrated and with
+    its baseline, and every worker copies it (``CREATE DATABASE ... TEMPLATE``, as
+    Django's own parallel runner does, ``clone_test_db``): otherwise each worker
+    migrates and fills its own, all at the same time, 10-15 s of CPU apiece."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    keepdb = django_db_keepdb and not django_db_createdb
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
     with django_db_blocker.unblock():
+        if worker:
+            db_cfg = _copy_of_a_shared_database(
+                worker, tmp_path_factory.getbasetemp().parent, verbosity
+            )
+        else:
+            db_cfg = setup_databases(
+                verbosity=verbosity, interactive=False, keepdb=keepdb, serialized_aliases=set()
+            )
         patcher = _copy_spares_from_now_on()
         ensure_baseline()
         BASELINE.take()
     yield
     patcher.undo()
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=verbosity)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """One process at a time among the xdist workers (pytest-xdist's documented pattern
+    uses the filelock package; flock is all it needs here)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _copy_of_a_shared_database(worker: str, shared: Path, verbosity: int) -> list:
+    """This worker's database (``test_atrium_gw0``), copied from ``test_atrium``, which the
+    first worker builds; what ``teardown_databases`` needs to drop the copy."""
+    from django.db import connections
+    from django.test.utils import setup_databases
+
+    settings_dict = connection.settings_dict
+    original_name = settings_dict["NAME"]
+    template = settings_dict["TEST"]["NAME"].removesuffix(f"_{worker}")
+    ready = shared / "test-database.ready"
+    with _exclusive(shared / "test-database.lock"):
+        if not ready.exists():
+            settings_dict["TEST"]["NAME"] = template
+            setup_databases(verbosity=verbosity, interactive=False, serialized_aliases=set())
+            patcher = _copy_spares_from_now_on()
+            try:
+                ensure_baseline()
+            finally:
+                patcher.undo()
+            ready.write_text(template)
+        settings_dict["NAME"] = template
+        connections.close_all()  # a template must have no session open on it
+        connection.creation.clone_test_db(suffix=worker, verbosity=verbosity, keepdb=False)
+    copy = connection.creation.get_test_db_clone_settings(worker)["NAME"]
+    settings_dict["NAME"] = settings.DATABASES["default"]["NAME"] = copy
+    settings_dict["TEST"]["NAME"] = copy
+    return [(connection, original_name, True)]
 
 
 def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
