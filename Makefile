@@ -44,12 +44,15 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# pytest-xdist: one worker per core (at most 8), each with its own test database, Redis
-# database and file folders (tests/README.md); TEST_WORKERS=0 runs in this process.
-TEST_WORKERS ?= auto
+# pytest-xdist: one worker per core and one more, which works while others wait on their
+# servers and browsers (at most 8), each with its own test database, Redis database and
+# file folders; whole modules handed out in collection order, where the long tests come
+# first (tests/README.md). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= $(shell echo $$(($$(nproc) + 1)))
 test: services lint
 	@$(SERVICES) test-deps
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist loadscope --no-loadscope-reorder \
+	  $(PYTEST_ARGS)
 
 # The API fuzzed for FUZZ_SECONDS (schemathesis repeats its phases with new cases until
 # they are spent) instead of the suite's fixed example counts; .ci/run runs it.

@@ -299,6 +299,22 @@ def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
     return patcher
 
 
+# Tests that take seconds: first, so that pytest-xdist's first round, which hands out
+# the first quarter of the items one by one to each worker in turn, spreads them over
+# the workers. Last, they piled up on whichever worker drew them at the end.
+LONG_MARKERS = ("slow", "browser", "faults")  # the longest kinds first
+
+
+def _length_rank(item: pytest.Item) -> int:
+    found = [rank for rank, m in enumerate(LONG_MARKERS) if item.get_closest_marker(m)]
+    return min(found, default=len(LONG_MARKERS))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_length_rank)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state():
     """Every test starts on the public schema with empty routing caches, and ends in the

@@ -42,6 +42,7 @@ def test_celery_copies_djangos_celery_settings_once():
 
 
 # send_task publishes for real even with the test settings' eager mode, which is the point.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
 def test_worker_consumes_tasks_restarts_on_hup_and_stops_warmly(tmp_path):
     queue = f"test-worker-{uuid.uuid4().hex[:8]}"

@@ -64,6 +64,7 @@ def test_swagger_ui_and_redoc_are_served_offline(tenant_a):
         assert "cdn." not in html and "unpkg" not in html
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_nothing(live_server, tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "per_minute", lambda tenant_id, load: 100_000)

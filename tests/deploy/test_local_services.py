@@ -53,6 +53,7 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
 
 
+@pytest.mark.slow
 def test_clamd_starts_and_stops_every_time(tmp_path):
     port = free_port()
     for _ in range(2):

@@ -61,6 +61,7 @@ def signed_in(tenant, user):
     return client
 
 
+@pytest.mark.slow
 def test_broker_outage_then_worker_killed_mid_scan(
     app_on_broker, redis_server, s3_worker_env, clamd_server, tenant_a, owner_a, tmp_path
 ):

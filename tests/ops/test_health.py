@@ -156,6 +156,7 @@ def test_backup_age_check_reads_the_backup_catalogue(tenant_a, tenant_b, setting
     assert 9 * 3600 <= result.oldest_age_seconds < 9 * 3600 + 60
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
 def test_deep_celery_check_passes_when_a_worker_answers(tmp_path, settings):
     """A real worker (``python -m config.worker``) on the test broker answers the ping

@@ -43,6 +43,7 @@ TASKS = 80  # per mode and round, Celery
 LEAK_BUDGET = 6  # rounds of the above the session mode gets to show its leak
 
 pytestmark = [
+    pytest.mark.slow,
     # Reads only the session's baseline (committed); the servers see no test transaction.
     pytest.mark.django_db,
     pytest.mark.skipif(

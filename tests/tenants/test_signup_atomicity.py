@@ -84,6 +84,7 @@ def test_failure_while_recording_the_event_leaves_nothing(monkeypatch):
     assert_nothing_left(spares, before)
 
 
+@pytest.mark.slow
 def test_failure_on_the_migrate_path_leaves_no_schema(monkeypatch):
     # An empty pool: the signup falls back to migrating a new schema.
     SpareSchema.objects.all().delete()
@@ -94,6 +95,7 @@ def test_failure_on_the_migrate_path_leaves_no_schema(monkeypatch):
     assert_nothing_left(set(), before)
 
 
+@pytest.mark.slow
 def test_signup_without_spares_still_works():
     SpareSchema.objects.all().delete()
     workspace = tenant_provision(actor=SYSTEM, **SIGNUP)

@@ -50,6 +50,7 @@ def catalogue(schema: str) -> dict[str, list]:
     return found
 
 
+@pytest.mark.slow
 def test_a_copied_spare_is_the_schema_a_migration_makes(db):
     if not CLONER.sql:  # known once the session's database is set up
         pytest.skip("spares are migrated in this run (ATRIUM_TEST_MIGRATED_SPARES, Citus)")
