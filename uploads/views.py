@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.selectors import can_write, is_workspace_admin
 from core.decorators import role_required
 from core.error_pages import error_page, problem
+from core.forms import error_messages
 from tenants.selectors import current_tenant
 
 from . import selectors, services
@@ -297,8 +298,8 @@ def document_restore(request: HttpRequest, document_id) -> HttpResponse:
         document = _get_or_404(
             services.document_restore, actor=request.principal, document_id=document_id
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except ValidationError as error:
+        error_messages(request, error)
         return redirect("uploads:list")
     messages.success(request, _("Restored “%(name)s”.") % {"name": document.name})
     return redirect("uploads:list")
