@@ -299,9 +299,9 @@ def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
     return patcher
 
 
-# Tests that take seconds: first, so that pytest-xdist's first round, which hands out
-# the first quarter of the items one by one to each worker in turn, spreads them over
-# the workers. Last, they piled up on whichever worker drew them at the end.
+# Tests that take seconds: first. `make test`'s `--dist loadscope --no-loadscope-reorder`
+# hands out whole modules in this order, so the long ones start at once on different
+# workers instead of piling up on whichever worker draws them at the end.
 LONG_MARKERS = ("slow", "browser", "faults")  # the longest kinds first
 
 
