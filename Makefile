@@ -9,6 +9,11 @@ export PGPORT ?= 15432
 export REDIS_PORT ?= 6390
 # The Stripe emulator (localstripe) of `make run` and `make test`.
 export STRIPE_EMULATOR_PORT ?= 12111
+# Python's bytecode cache (__pycache__/, ignored by git) on, even where the environment
+# turns it off (containers often set PYTHONDONTWRITEBYTECODE): without it every process
+# compiles the project again and pytest rewrites every test module's asserts on each run,
+# about 4 s of collection per xdist worker (tests/README.md).
+unexport PYTHONDONTWRITEBYTECODE
 # DATABASE_URL / REDIS_URL, when set, point at servers of your own and nothing is started.
 SERVICES := PY=$(PY) deploy/local/services.sh
 
