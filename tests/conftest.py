@@ -285,16 +285,15 @@ def _copy_of_a_shared_database(worker: str, shared: Path, verbosity: int) -> lis
 
 
 def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
-    """One spare migrated for real, then the pool's spares are copies of it (see
-    tests/spares.py): the baseline, and the refill after every committed signup."""
-    from tenants.models import SpareSchema
+    """One schema migrated for real (the reference, made once per database, outside the
+    pool), then the pool's spares are copies of it (see tests/spares.py): the baseline,
+    and the refill after every committed signup."""
     from tests.spares import CLONER
 
     patcher = pytest.MonkeyPatch()
     connection.set_schema_to_public()
     if CLONER.wanted():
-        pool.refill(1, actor=SYSTEM)
-        CLONER.take(SpareSchema.objects.order_by("id").values_list("schema_name", flat=True)[0])
+        CLONER.take(CLONER.migrated_reference())
         patcher.setattr(pool, "make_spare", CLONER.make_spare)
     return patcher
 

@@ -3,12 +3,14 @@ one by one.
 
 Migrating a tenant schema runs every tenant migration (15-20 s each on the loaded 2-core
 machine). The suite needs a few dozen spares: the baseline's, and one after every
-committed signup (``tenant_provision`` refills the pool on commit). So the first spare
-of the session is migrated for real, dumped once (``pg_dump``, schema and rows: the
-``django_migrations`` rows come along) and every later spare is that dump replayed
+committed signup (``tenant_provision`` refills the pool on commit). So one schema of the
+session's database, the reference, is migrated for real (``migrate_schema``, once per
+database: the workers' copies have it), dumped once per process (``pg_dump``, schema and
+rows: the ``django_migrations`` rows come along) and every spare is that dump replayed
 under the spare's name, in the caller's transaction, as ``migrate_schema`` would be:
 a fraction of a second, and the same schema (``tests/tenants/test_spare_clone.py``
-compares a copy with a migrated schema, catalogue by catalogue).
+compares a copy with the reference, catalogue by catalogue). The reference is never a
+spare: no test claims or changes it.
 
 Only ``tenants.pool.make_spare`` is replaced. Everything that migrates a schema
 itself (signup without spares, the fleet migrations, ``migrate_schemas``) still does.
@@ -43,6 +45,21 @@ class SpareCloner:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
             return cursor.fetchone() is None
+
+    # Neither a spare nor a workspace: no signup claims it, no fleet migration or
+    # restore touches it, and the orphan sweep (``spare_``/``t_`` names) leaves it.
+    REFERENCE = "reference_spare"
+
+    def migrated_reference(self) -> str:
+        """The reference schema, migrated for real unless this database has it already
+        (a worker's copy of the database the first worker built)."""
+        from tenants import schemas
+
+        if not schemas.schema_exists(self.REFERENCE):
+            with transaction.atomic():
+                schemas.create_schema(self.REFERENCE)
+                schemas.migrate_schema(self.REFERENCE)
+        return self.REFERENCE
 
     def take(self, schema_name: str) -> None:
         """Dump the migrated, committed spare ``schema_name``: later spares copy it."""
