@@ -218,7 +218,9 @@ def django_db_setup(
     Under pytest-xdist the first worker to get there builds it once, migrated and with
     its baseline, and every worker copies it (``CREATE DATABASE ... TEMPLATE``, as
     Django's own parallel runner does, ``clone_test_db``): otherwise each worker
-    migrates and fills its own, all at the same time, 10-15 s of CPU apiece."""
+    migrates and fills its own, all at the same time, 10-15 s of CPU apiece. The built
+    database stays for the next run, which copies it as it is while nothing it was built
+    from changed (``tests/template_database.py``)."""
     from django.test.utils import setup_databases, teardown_databases
 
     verbosity = request.config.option.verbose
@@ -227,7 +229,7 @@ def django_db_setup(
     with django_db_blocker.unblock():
         if worker:
             db_cfg = _copy_of_a_shared_database(
-                worker, tmp_path_factory.getbasetemp().parent, verbosity
+                worker, tmp_path_factory.getbasetemp().parent, verbosity, django_db_createdb
             )
         else:
             db_cfg = setup_databases(
@@ -255,11 +257,15 @@ def _exclusive(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _copy_of_a_shared_database(worker: str, shared: Path, verbosity: int) -> list:
+def _copy_of_a_shared_database(worker: str, shared: Path, verbosity: int, rebuild: bool) -> list:
     """This worker's database (``test_atrium_gw0``), copied from ``test_atrium``, which the
-    first worker builds; what ``teardown_databases`` needs to drop the copy."""
+    first worker builds unless an earlier run left it built from the same inputs
+    (``tests/template_database.py``; ``--create-db`` builds it anyway); what
+    ``teardown_databases`` needs to drop the copy."""
     from django.db import connections
     from django.test.utils import setup_databases
+
+    from tests import template_database
 
     settings_dict = connection.settings_dict
     original_name = settings_dict["NAME"]
@@ -267,13 +273,16 @@ def _copy_of_a_shared_database(worker: str, shared: Path, verbosity: int) -> lis
     ready = shared / "test-database.ready"
     with _exclusive(shared / "test-database.lock"):
         if not ready.exists():
-            settings_dict["TEST"]["NAME"] = template
-            setup_databases(verbosity=verbosity, interactive=False, serialized_aliases=set())
-            patcher = _copy_spares_from_now_on()
-            try:
-                ensure_baseline()
-            finally:
-                patcher.undo()
+            inputs = template_database.fingerprint()
+            if rebuild or not template_database.is_current(template, inputs):
+                settings_dict["TEST"]["NAME"] = template
+                setup_databases(verbosity=verbosity, interactive=False, serialized_aliases=set())
+                patcher = _copy_spares_from_now_on()
+                try:
+                    ensure_baseline()
+                finally:
+                    patcher.undo()
+                template_database.mark_current(template, inputs)
             ready.write_text(template)
         settings_dict["NAME"] = template
         connections.close_all()  # a template must have no session open on it
