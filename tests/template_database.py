@@ -12,8 +12,8 @@ dependencies (their migrations), the PostgreSQL server's version, the environmen
 switches of the set-up, and the day (UTC): the baseline's rows carry times (a trial that
 ends 14 days after its workspace was made, which pages show as "13 or 14 days left"), so
 no run uses a database built on another day. Any change there, an interrupted build (no
-comment yet) or a database that is gone means a new build. pytest-django's ``--reuse-db`` keeps a
-database too, but trusts it whatever changed; ``--create-db`` is not needed here.
+comment yet), a database that is gone or ``pytest --create-db`` means a new build.
+pytest-django's ``--reuse-db`` keeps a database too, but trusts it whatever changed.
 """
 
 from __future__ import annotations
