@@ -56,7 +56,7 @@ def ensure_baseline() -> None:
         importlib.import_module("billing.migrations.0005_prices").create_prices(django_apps, None)
     # Spare and tenant schemas whose rows were flushed are orphans: drop them.
     _drop_orphan_schemas()
-    pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
+    _fill_pool()
     for slug, data in WORKSPACES.items():
         if not Tenant.objects.filter(slug=slug).exists():
             schemas.drop_schema(f"t_{slug}")
@@ -69,7 +69,7 @@ def ensure_baseline() -> None:
                 owner_name=f"{data['name']} Owner",
             )
     # The suite's own signups come from this pool; keep it full.
-    pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
+    _fill_pool()
 
 
 class BaselineSnapshot:
@@ -140,15 +140,40 @@ class BaselineSnapshot:
             if name in existing and name not in pooled
         )
         _drop_orphan_schemas()
-        pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
-        # The pool is the one part of the baseline that moves: the snapshot follows it.
+        _fill_pool()
+        self.follow_pool()
+        return True
+
+    def follow_pool(self) -> None:
+        """The pool is the one part of the baseline that moves: the snapshot follows it."""
+        from tenants.models import SpareSchema
+
+        connection.set_schema_to_public()
         index = self.tables.index(("public", SpareSchema._meta.db_table))
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {self.SCHEMA}.s{index}")
             cursor.execute(
                 f"INSERT INTO {self.SCHEMA}.s{index} SELECT * FROM {SpareSchema._meta.db_table}"
             )
-        return True
+
+
+def _fill_pool(timeout: float = 60.0) -> None:
+    """Top the spare pool up to its size, waiting for a refill that another connection
+    is still making (the live server's thread, or a server or worker a test started,
+    may outlive the request that began it). ``pool.refill`` returns 0 at once while
+    another holds its lock; the snapshot taken next would then miss the spares that
+    refill goes on to make, and a later restore would drop them as orphans and migrate
+    new ones."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
+        if pool.fresh_spare_count() >= settings.TENANT_SPARE_POOL_SIZE:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the spare pool did not fill up: is a refill stuck?")
+        time.sleep(0.05)
 
 
 def _namespaces() -> set[str]:
@@ -354,6 +379,17 @@ def pytest_configure(config: pytest.Config) -> None:
         from uploads.clamd_process import free_port
 
         config.option.liveserver = f"127.0.0.1:{free_port()}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a test that commits, the snapshot takes the pool as it is now: another
+    connection may have changed it since the last restore (see ``_fill_pool``), and a
+    restore from a stale snapshot would drop the new spares as orphans and migrate
+    others (seen once: ``test_baseline`` found two spares it had not started with)."""
+    if _committed_for_real(item) and BASELINE.tables:
+        with item.config.stash[blocking_manager_key].unblock():
+            BASELINE.follow_pool()
 
 
 @pytest.hookimpl(hookwrapper=True)
