@@ -1,7 +1,8 @@
 """Benchmark: requests/s of the same one-query view with and without tenancy.
 
-Two gunicorn servers (2 sync workers each, one at a time) serve ``_site.views.count_users``
-(``User.objects.count()``) on loopback:
+Four gunicorn servers, all running at once (sync workers, as many as
+``deploy/gunicorn.conf.py`` starts in production: 2 per core + 1), serve
+``_site.views.count_users`` (``User.objects.count()``) on loopback. Six loads:
 
 * tenant: the production settings (django-tenants backend, ``TenantRoutingMiddleware``
   and the rest of the middleware stack), requests to a workspace host;
@@ -16,9 +17,13 @@ Two gunicorn servers (2 sync workers each, one at a time) serve ``_site.views.co
   server connections as gunicorn workers); compared with tenant and mixed, which
   connect directly in the default session mode.
 
-wrk (16 connections, 2 threads) warms each server up, then loads it for a fixed
-duration; the variants take turns for ``BENCH_ROUNDS`` rounds and the median
-is reported (the ratio is the median of each round's ratio). Separately,
+wrk (16 connections, 2 threads) warms each load up, then the loads take turns for
+``BENCH_ROUNDS`` rounds of ``BENCH_DURATION`` seconds each, the order rotated every
+round; the median of the rounds is reported, and each ratio is the median of the
+rounds' ratios. The servers that wait meanwhile are idle, so figures compared in a
+round were taken seconds apart: this shared machine's req/s moves by half from one
+minute to the next, and a server started afresh for each measurement (as until
+2 Dec 2026) put minutes between them. Separately,
 in-process, the statements one tenant request sends are counted at two
 levels: Django's (what ``CaptureQueriesContext`` sees) and the driver's (every
 statement psycopg sends; the test client skips Django's per-request connection
@@ -28,11 +33,12 @@ way in a process of its own (its settings differ), per request and per transacti
 
 Run: ``.venv/bin/python bench/routing.py`` (or ``make bench B=routing``; wrk and
 pgbouncer come from Debian's ``wrk`` and ``pgbouncer`` packages). Env:
-``BENCH_DURATION`` (seconds per measurement, default 10), ``BENCH_ROUNDS`` (default 5:
-three are too few against this machine's spread), ``BENCH_HOSTS`` (default 50). Last
-line: one JSON object.
+``BENCH_DURATION`` (seconds per measurement, default 4), ``BENCH_ROUNDS`` (default 8),
+``BENCH_HOSTS`` (default 50), ``BENCH_WORKERS`` (gunicorn's workers per server, default
+2 per core + 1). Last line: one JSON object.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -48,11 +54,16 @@ from core.principal import SYSTEM
 from tenants.pgbouncer_process import PgBouncerProcess, pgbouncer_binary
 
 DB_NAME = "bench_routing"
-DURATION = int(os.environ.get("BENCH_DURATION", "10"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
 WARMUP = 3
 CONNECTIONS = 16
-WORKERS = 2  # gunicorn sync workers (and pgbouncer server connections)
+# gunicorn's sync workers per server (and pgbouncer's server connections): as
+# deploy/gunicorn.conf.py sets them in production. A sync worker idles while its
+# query travels; with one per core the cores idle with it, and the figures measure
+# loopback latency (each round trip through pgbouncer wakes one more process) more
+# than the code. BENCH_WORKERS=2 shows that case (deploy/scaling.md).
+WORKERS = int(os.environ.get("BENCH_WORKERS", str((os.cpu_count() or 1) * 2 + 1)))
 SLUG = "acme"
 HOSTS = int(os.environ.get("BENCH_HOSTS", "50"))
 
@@ -124,31 +135,29 @@ def main() -> None:
         "DATABASE_POOLING": "transaction",
         "DATABASE_URL": bouncer.url(DB_NAME, server.username or "atrium"),
     }
-    variants = {
-        "plain": ("_site.settings_plain", [plain_host], "0", {}),
-        "tenant": ("_site.settings_tenant", [tenant_host], "1", {}),
-        "mixed": ("_site.settings_tenant", mixed_hosts, "1", {}),
-        "stock": ("_site.settings_stock", [tenant_host], "1", {}),
-        "pooled": ("_site.settings_tenant", [tenant_host], "1", pooled_env),
-        "pooled_mixed": ("_site.settings_tenant", mixed_hosts, "1", pooled_env),
+    servers = {
+        "plain": ("_site.settings_plain", {}),
+        "tenant": ("_site.settings_tenant", {}),
+        "stock": ("_site.settings_stock", {}),
+        "pooled": ("_site.settings_tenant", pooled_env),
     }
-    names = list(variants)
-    rps: dict[str, list[float]] = {name: [] for name in names}
+    # (server, hosts, the body its one-query view answers)
+    loads = {
+        "plain": ("plain", [plain_host], "0"),
+        "tenant": ("tenant", [tenant_host], "1"),
+        "mixed": ("tenant", mixed_hosts, "1"),
+        "stock": ("stock", [tenant_host], "1"),
+        "pooled": ("pooled", [tenant_host], "1"),
+        "pooled_mixed": ("pooled", mixed_hosts, "1"),
+    }
     try:
-        for round_no in range(ROUNDS):
-            # Rotated each round so that no variant always runs first or last.
-            for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
-                settings_module, hosts, body, extra_env = variants[name]
-                figure = serve_and_load({**env, **extra_env}, settings_module, hosts, body)
-                rps[name].append(figure)
-                print(
-                    f"round {round_no + 1}: {name:<12} {figure:8.0f} req/s  ({len(hosts)} host(s))"
-                )
+        rps = load_in_turn(env, servers, loads)
     finally:
         bouncer.close()
+    names = list(loads)
 
-    # The machine is shared: each round's ratio compares figures taken minutes apart at
-    # most, and the median of the rounds is reported.
+    # The machine is shared: each round's ratio compares figures taken seconds apart (a
+    # round is six loads of DURATION seconds), and the median of the rounds is reported.
     median = statistics.median
     figures = {name: median(values) for name, values in rps.items()}
     ratios = {
@@ -156,7 +165,7 @@ def main() -> None:
     }
     tenant_rps, plain_rps, mixed_rps = figures["tenant"], figures["plain"], figures["mixed"]
     ratio = ratios["tenant"]
-    print("\nmedian of rounds:")
+    print(f"\nmedian of {ROUNDS} rounds of {DURATION} s, {WORKERS} gunicorn workers per server:")
     for name in names:
         print(f"  {name:<12} {figures[name]:8.0f} req/s   ratio to plain {ratios[name]:.2f}")
     print(f"target ratio >= 0.9: {'met' if ratio >= 0.9 else 'NOT MET'}")
@@ -203,6 +212,7 @@ def main() -> None:
             "stock_ratio": round(ratios["stock"], 3),
             "mixed_sql_per_request": mixed_counts["statements per request (Django)"],
             "mixed_tenancy_sql_per_request": mixed_counts["tenancy statements per request"],
+            "workers": WORKERS,
             "pooled_rps": round(figures["pooled"]),
             "pooled_ratio": round(pooled_ratio, 3),
             "pooled_mixed_rps": round(figures["pooled_mixed"]),
@@ -310,17 +320,43 @@ def count_statements(hosts: list[str], requests: int = 200) -> dict[str, float]:
     }
 
 
-def serve_and_load(env: dict, settings_module: str, hosts: list[str], body: str) -> float:
-    """Start gunicorn with ``settings_module``, load it with wrk, stop it; the req/s."""
-    with _common.gunicorn(
-        workers=WORKERS, env={**env, "DJANGO_SETTINGS_MODULE": settings_module}
-    ) as (port, _server):
-        url = f"http://127.0.0.1:{port}/"
-        _common.wait_until_serving(
-            url, {"Host": hosts[0]}, lambda status, got: status == 200 and got == body.encode()
-        )
-        _common.wrk(url, seconds=WARMUP, connections=CONNECTIONS, hosts=hosts)
-        return _common.wrk(url, seconds=DURATION, connections=CONNECTIONS, hosts=hosts)
+def load_in_turn(
+    env: dict, servers: dict[str, tuple[str, dict]], loads: dict[str, tuple[str, list[str], str]]
+) -> dict[str, list[float]]:
+    """Start every server at once (gunicorn with its settings module and environment),
+    then load them in turn, ``ROUNDS`` rounds of ``DURATION`` seconds each, the order
+    rotated every round: the req/s of each load, round by round. Idle sync workers cost
+    nothing, and the ratios compare figures taken seconds apart rather than minutes."""
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for name, (settings_module, extra_env) in servers.items():
+            server_env = {**env, **extra_env, "DJANGO_SETTINGS_MODULE": settings_module}
+            port, _ = stack.enter_context(_common.gunicorn(workers=WORKERS, env=server_env))
+            urls[name] = f"http://127.0.0.1:{port}/"
+            # Serving before the next one picks its port: free_port cannot hand it out twice.
+            for server, hosts, body in loads.values():
+                if server == name:
+                    _common.wait_until_serving(
+                        urls[server],
+                        {"Host": hosts[0]},
+                        lambda status, got, body=body: status == 200 and got == body.encode(),
+                    )
+        for server, hosts, _ in loads.values():
+            _common.wrk(urls[server], seconds=WARMUP, connections=CONNECTIONS, hosts=hosts)
+        names = list(loads)
+        rps: dict[str, list[float]] = {name: [] for name in names}
+        for round_no in range(ROUNDS):
+            # Rotated each round so that no load always runs first or last.
+            for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
+                server, hosts, _ = loads[name]
+                figure = _common.wrk(
+                    urls[server], seconds=DURATION, connections=CONNECTIONS, hosts=hosts
+                )
+                rps[name].append(figure)
+                print(
+                    f"round {round_no + 1}: {name:<12} {figure:8.0f} req/s  ({len(hosts)} host(s))"
+                )
+    return rps
 
 
 if __name__ == "__main__":
