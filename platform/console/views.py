@@ -32,7 +32,7 @@ from django_otp import login as otp_login
 import accounts.selectors as accounts_selectors
 import accounts.services as accounts
 import support.selectors as support_selectors
-from core import ratelimit
+from core import qr, ratelimit
 from core.access import explain
 from core.forms import apply_errors, error_messages, form_error_messages
 from core.middleware import client_ip
@@ -223,20 +223,6 @@ def _locked(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _qr(device) -> tuple[str, str]:
-    import base64
-
-    import qrcode
-    import qrcode.image.svg
-
-    image = qrcode.make(
-        device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2
-    )
-    text = image.to_string(encoding="unicode")
-    raw = base64.b32encode(device.bin_key).decode().rstrip("=")
-    return text[text.index("<svg") :], " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
-
-
 @require_http_methods(["GET", "POST"])
 def enrol(request: HttpRequest) -> HttpResponse:
     """First sign-in of an account without a second factor: set one up, or no console."""
@@ -263,8 +249,12 @@ def enrol(request: HttpRequest) -> HttpResponse:
             request.session[NEW_CODES_KEY] = codes
             return redirect("console:recovery_codes")
         form.add_error("code", _("That code is not valid. Check your phone's clock."))
-    qr_svg, secret = _qr(device)
-    return render(request, "console/enrol.html", {"form": form, "qr_svg": qr_svg, "secret": secret})
+    context = {
+        "form": form,
+        "qr_svg": qr.svg(device.config_url),
+        "secret": qr.base32_secret(device),
+    }
+    return render(request, "console/enrol.html", context)
 
 
 @vendor_required()

@@ -13,9 +13,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from core import qr
 from core.forms import apply_errors, error_messages
 
-from .. import qr, selectors, services
+from .. import selectors, services
 from ..forms import (
     EmailChangeForm,
     PasswordChangeForm,

@@ -1,10 +1,11 @@
-"""QR codes for authenticator setup, drawn as inline SVG (no image request leaves the page)."""
+"""QR codes for authenticator setup, drawn as inline SVG (no image request leaves the
+page): a workspace user's 2FA page and the vendor console's enrolment both draw them."""
 
 import base64
 
 
 def svg(data: str) -> str:
-    # Imported here: only the 2FA setup page draws one, and qrcode with its image
+    # Imported here: only the 2FA setup pages draw one, and qrcode with its image
     # modules is about 1 MB in every web process that never does.
     import qrcode
     import qrcode.image.svg
