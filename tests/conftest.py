@@ -266,8 +266,23 @@ def django_db_setup(
     yield
     patcher.undo()
     if not keepdb:
+        staging = f"{connection.settings_dict['NAME']}_restore_staging"
         with django_db_blocker.unblock():
             teardown_databases(db_cfg, verbosity=verbosity)
+            _drop_database(staging)  # the backup tests' (backups.pgtools.staging_database)
+
+
+def _drop_database(name: str) -> None:
+    """Drop ``name`` if it exists, from the server's maintenance database."""
+    import psycopg
+    from psycopg import sql
+
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname="postgres", host=db["HOST"], port=db["PORT"], user=db["USER"],
+        password=db["PASSWORD"] or None, autocommit=True,
+    ) as conn:  # fmt: skip
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @contextlib.contextmanager
