@@ -4,6 +4,7 @@ two workspaces (alpha, beta) made once per session, and clients bound to their h
 import contextlib
 import fcntl
 import importlib
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -141,11 +142,12 @@ class BaselineSnapshot:
         )
         _drop_orphan_schemas()
         _fill_pool()
-        self.follow_pool()
         return True
 
     def follow_pool(self) -> None:
-        """The pool is the one part of the baseline that moves: the snapshot follows it."""
+        """The pool is the one part of the baseline that moves: the snapshot follows it,
+        taken again before each test that commits (``pytest_runtest_setup``), so the
+        restore after it starts from the pool as that test found it."""
         from tenants.models import SpareSchema
 
         connection.set_schema_to_public()
@@ -164,8 +166,6 @@ def _fill_pool(timeout: float = 60.0) -> None:
     another holds its lock; the snapshot taken next would then miss the spares that
     refill goes on to make, and a later restore would drop them as orphans and migrate
     new ones."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         pool.refill(settings.TENANT_SPARE_POOL_SIZE, actor=SYSTEM)
@@ -273,16 +273,10 @@ def django_db_setup(
 
 
 def _drop_database(name: str) -> None:
-    """Drop ``name`` if it exists, from the server's maintenance database."""
-    import psycopg
-    from psycopg import sql
-
-    db = connection.settings_dict
-    with psycopg.connect(
-        dbname="postgres", host=db["HOST"], port=db["PORT"], user=db["USER"],
-        password=db["PASSWORD"] or None, autocommit=True,
-    ) as conn:  # fmt: skip
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    """Drop ``name`` if it exists, from the server's maintenance database (Django's own
+    connection to it, as ``tests/template_database.py`` uses)."""
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
 
 
 @contextlib.contextmanager
