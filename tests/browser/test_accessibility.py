@@ -52,12 +52,20 @@ def axe_path() -> str:
     return str(AXE)
 
 
-def check(page, name: str, url: str, axe_path: str, problems: list[str]) -> None:
+def with_axe(page, axe_path: str):
+    """``page``, with axe-core loaded into every document its context opens from now on.
+
+    One init script per context, not a script tag per page: Playwright then sends the
+    half-megabyte script over its pipe once, not 32 times (a third of this test's time)."""
+    page.context.add_init_script(path=axe_path)
+    return page
+
+
+def check(page, name: str, url: str, problems: list[str]) -> None:
     """Open ``url`` at each width: axe, sideways scrolling, a screenshot."""
     for label, width in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(url)
-        page.add_script_tag(path=axe_path)
         for violation in page.evaluate(RUN_AXE):
             problems.append(f"{name} @{width}px: {json.dumps(violation)}")
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
@@ -76,18 +84,19 @@ def test_main_pages_are_accessible_and_fit_a_phone(
     problems: list[str] = []
     errors: list[str] = []
 
-    public = chromium_browser.new_context().new_page()
+    public = with_axe(chromium_browser.new_context().new_page(), axe_path)
     watch(public, errors)
     for name, path in PUBLIC_PAGES.items():
-        check(public, name, f"http://localhost:{live_base}{path}", axe_path, problems)
+        check(public, name, f"http://localhost:{live_base}{path}", problems)
 
     base = f"http://{tenant.slug}.localhost:{live_base}"
-    visitor = chromium_browser.new_context().new_page()
-    check(visitor, "sign-in", f"{base}/accounts/login/", axe_path, problems)
+    visitor = with_axe(chromium_browser.new_context().new_page(), axe_path)
+    check(visitor, "sign-in", f"{base}/accounts/login/", problems)
 
     owner = signed_in_page(chromium_browser, base, f"owner@{tenant.slug}.test", errors)
+    with_axe(owner, axe_path)
     for name, path in WORKSPACE_PAGES.items():
-        check(owner, name, f"{base}{path}", axe_path, problems)
+        check(owner, name, f"{base}{path}", problems)
 
     print(f"\nscreenshots: {SCREENSHOTS}")
     assert problems == [], "\n".join(problems)

@@ -9,7 +9,7 @@ from accounts.models import User
 from support.models import SupportPolicy, SupportSession
 from tests.accounts.live import committed_workspace, reset_staff
 from tests.browser.helpers import signed_in_page, watch
-from tests.browser.test_accessibility import AXE, check
+from tests.browser.test_accessibility import AXE, check, with_axe
 from tests.conftest import PASSWORD
 from tests.console_session import console_session_key
 
@@ -82,7 +82,7 @@ def test_consent_start_banner_blocked_write_end(
     assert "Read-only" in banner and "Ends at" in banner
     if AXE.exists():  # the banner passes axe and fits a phone (test_accessibility's check)
         problems: list[str] = []
-        check(vendor, "support-session", f"{base}/documents/", str(AXE), problems)
+        check(with_axe(vendor, str(AXE)), "support-session", f"{base}/documents/", problems)
         assert problems == []
         vendor.set_viewport_size({"width": 1280, "height": 900})
 
