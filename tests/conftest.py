@@ -22,6 +22,7 @@ from core.principal import SYSTEM
 from signup.services import tenant_provision
 from tenants import pool, routing
 from tenants.models import Tenant
+from tests.servers import clamd_server, s3_server  # noqa: F401 - fixtures, registered once
 
 PASSWORD = "Correct-horse-battery-9"
 

@@ -5,7 +5,7 @@ loopback) with a bucket of their own for that kind.
 A test package imports the fixtures into its conftest and says what its extra storage
 is by overriding ``extra_storage``::
 
-    from tests.storages import ExtraStorage, any_storages, fs_storages, s3_server, s3_storages
+    from tests.storages import ExtraStorage, any_storages, fs_storages, s3_storages
 
     @pytest.fixture
     def extra_storage() -> ExtraStorage:
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from config.settings.base import backups_storage, uploads_storages
-from tests.uploads.conftest import BUCKET, s3_server  # noqa: F401 - a fixture
+from tests.servers import BUCKET
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def fs_storages(settings, tmp_path, extra_storage):
 
 
 @pytest.fixture
-def s3_storages(settings, s3_server, monkeypatch, extra_storage):  # noqa: F811
+def s3_storages(settings, s3_server, monkeypatch, extra_storage):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = s3_server["client"]

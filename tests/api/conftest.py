@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 
 from api import services
 from tests.conftest import PASSWORD, client_for, sign_in
-from tests.uploads.conftest import clamd_server, fs_storage  # noqa: F401 - fixtures
+from tests.uploads.conftest import fs_storage  # noqa: F401 - a fixture
 
 ALL_SCOPES = [
     "workspace:read", "staff:read", "staff:write", "documents:read", "documents:write",

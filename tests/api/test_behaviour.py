@@ -12,7 +12,8 @@ from django_tenants.utils import schema_context
 from api import limits
 from audit.models import AuditEvent
 from tests.conftest import client_for
-from tests.uploads.conftest import CLAMD_STREAM_MAX, EICAR
+from tests.servers import CLAMD_STREAM_MAX
+from tests.uploads.conftest import EICAR
 
 from .conftest import (
     ALL_SCOPES,

@@ -22,7 +22,6 @@ from tests.storages import (  # noqa: F401 - fixtures
     ExtraStorage,
     any_storages,
     fs_storages,
-    s3_server,
     s3_storages,
 )
 from uploads import storage as object_storage

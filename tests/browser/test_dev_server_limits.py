@@ -9,7 +9,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from tests.accounts.live import committed_workspace, reset_staff
-from tests.uploads.conftest import MIB
+from tests.servers import MIB
 
 
 def test_oversize_upload_is_a_413_with_the_reason(

@@ -7,11 +7,10 @@ from django_tenants.utils import schema_context
 
 from tests.accounts.live import committed_workspace, reset_staff
 from tests.browser.helpers import signed_in_page
-from tests.uploads.conftest import (  # noqa: F401 (fixtures: a private clamd, filesystem storage)
-    CLAMD_STREAM_MAX,
+from tests.servers import CLAMD_STREAM_MAX
+from tests.uploads.conftest import (  # noqa: F401 (fixtures: the scanner settings, filesystem storage)
     EICAR,
     _scanner_settings,
-    clamd_server,
     fs_storage,
 )
 from uploads.models import Document

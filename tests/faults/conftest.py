@@ -7,9 +7,7 @@ import pytest
 from tests.faults.processes import RedisProcess
 from tests.uploads.conftest import (  # noqa: F401 - the documents tests' fixtures
     _scanner_settings,
-    clamd_server,
     fs_storage,
-    s3_server,
     s3_storage,
 )
 

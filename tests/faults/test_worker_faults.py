@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 
 from tests.conftest import client_for, sign_in
 from tests.faults.processes import ROOT, WorkerProcess, wait_for, worker_env
-from tests.uploads.conftest import BUCKET, CLAMD_STREAM_MAX
+from tests.servers import BUCKET, CLAMD_STREAM_MAX
 from uploads.models import Document
 
 pytestmark = pytest.mark.django_db(transaction=True)

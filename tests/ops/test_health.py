@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from config import health
-from tests.uploads.conftest import s3_server, s3_storage  # noqa: F401 - fixtures
+from tests.uploads.conftest import s3_storage  # noqa: F401 - a fixture
 
 
 def get(path: str, host: str = "10.1.2.3:8000") -> tuple[int, dict]:
@@ -206,7 +206,7 @@ def test_deep_celery_check_passes_when_a_worker_answers(tmp_path, settings):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("s3_storage")
 def test_ready_probes_s3_buckets_and_reuses_a_success(settings, monkeypatch):
-    from tests.uploads.conftest import BUCKET
+    from tests.servers import BUCKET
 
     monkeypatch.setattr(health, "_storage_ok", {})
     check = health.ObjectStorage()

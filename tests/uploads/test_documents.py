@@ -17,7 +17,7 @@ from billing.models import Plan
 from core.principal import SYSTEM
 from tests.accounts.helpers import make_user
 from tests.conftest import client_for, sign_in
-from tests.uploads.conftest import MIB
+from tests.servers import MIB
 from tests.uploads.test_pipeline import doc, post_upload, upload_and_scan
 from uploads import services, sniffing
 from uploads.models import Document

@@ -14,14 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.uploads.conftest import (
-    CLAMD_SCAN_MAX,
-    CLAMD_STREAM_MAX,
-    EICAR,
-    MIB,
-    zipped,
-    zipped_many,
-)
+from tests.servers import CLAMD_SCAN_MAX, CLAMD_STREAM_MAX, MIB
+from tests.uploads.conftest import EICAR, zipped, zipped_many
 from uploads.clamd_process import check_limits, free_port
 from uploads.scanning import CHUNK_BYTES, ClamdScanner, Verdict, _StreamInspector, scan
 

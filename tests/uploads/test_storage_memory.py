@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
 
-from tests.uploads.conftest import BUCKET, MIB
+from tests.servers import BUCKET, MIB
 from uploads import s3
 from uploads import storage as store
 from uploads.clamd_process import render_config
