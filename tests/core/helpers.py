@@ -9,6 +9,7 @@ import threading
 from django.test import override_settings
 
 from config.celery import app as celery_app
+from tests.conftest import waiting_tasks
 from uploads.clamd_process import free_port
 
 
@@ -91,10 +92,6 @@ class ScriptedSmtp:
             conn.sendall(reply + b"\r\n")
 
 
-def broker_is_empty(queue, timeout: float = 0.3) -> bool:
+def broker_is_empty(queue) -> bool:
     """No task message is waiting on the broker queue (``real_broker``)."""
-    try:
-        queue.get(timeout=timeout)
-    except queue.Empty:
-        return True
-    return False
+    return waiting_tasks(queue) == []

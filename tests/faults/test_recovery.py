@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from core.principal import SYSTEM
-from tests.conftest import next_task
+from tests.conftest import waiting_tasks
 from uploads import services
 from uploads.models import Document
 from uploads.tasks import watch_scans
@@ -41,14 +41,10 @@ def age(tenant, document_id, *, state: str, seconds: int, created_seconds: int =
 
 
 def queued(queue) -> list[list]:
-    found = []
-    while True:
-        try:
-            message = next_task(queue, timeout=0.5)
-        except queue.Empty:
-            return found
+    found = waiting_tasks(queue)
+    for message in found:
         message.ack()
-        found.append(message.args)
+    return [message.args for message in found]
 
 
 def test_overdue_scans_are_queued_again_and_live_ones_left_alone(
