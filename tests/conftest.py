@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
@@ -374,6 +375,12 @@ def _isolated_state():
     routing.clear_local()
     caches["routing"].clear()
     translation.deactivate()  # a test that switched language must not leak it
+    # Celery marks "inside an eager task" in one process-wide flag, set and restored
+    # around each eager call. Two of the live server's request threads running eager
+    # tasks at once can restore it out of order and leave it set (seen after
+    # tests/billing/test_emulator_delivery.py); every later `result.get()` on this
+    # worker would then fail with "Never call result.get() within a task!".
+    _set_task_join_will_block(False)
 
 
 def _committed_for_real(item: pytest.Item) -> bool:
