@@ -399,9 +399,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.liveserver = f"127.0.0.1:{free_port()}"
     # The cyclic garbage collector every 50,000 new objects instead of every 700: a
     # worker holds Django, every test module and their fixtures, and the default
-    # thresholds spent 2-4 s per worker collecting them again and again (8.7 s of the
-    # three workers' CPU in a full run, 3.1 s with this). Nothing here depends on when
-    # garbage is collected; memory stays within tens of MB of what it was.
+    # thresholds spent 2-4 s per worker collecting them again and again (8.7-8.9 s of
+    # the three workers' CPU in two full runs, 3.1-3.5 s with this). Nothing here
+    # depends on when garbage is collected; memory stays within tens of MB of what it was.
     gc.set_threshold(50_000, 20, 20)
 
 
