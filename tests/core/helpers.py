@@ -9,7 +9,6 @@ import threading
 from django.test import override_settings
 
 from config.celery import app as celery_app
-from tests.conftest import waiting_tasks
 from uploads.clamd_process import free_port
 
 
@@ -90,8 +89,3 @@ class ScriptedSmtp:
             else:  # MAIL, RSET, NOOP
                 reply = b"250 ok"
             conn.sendall(reply + b"\r\n")
-
-
-def broker_is_empty(queue) -> bool:
-    """No task message is waiting on the broker queue (``real_broker``)."""
-    return waiting_tasks(queue) == []

@@ -14,10 +14,10 @@ from django.utils import translation
 
 from core import outbox
 from core.tasks import send_email
-from tests.conftest import next_task
+from tests.conftest import next_task, waiting_tasks
 from uploads.clamd_process import free_port
 
-from .helpers import ScriptedSmtp, broker_is_empty, call_as_worker, run_as_worker, smtp_at
+from .helpers import ScriptedSmtp, call_as_worker, run_as_worker, smtp_at
 
 TRICKY = 'Müller & Söhne <"O\'Brien">'
 
@@ -80,7 +80,7 @@ def test_queued_on_commit_with_the_active_language_and_json_context(
     context = {"company": TRICKY, "when": now}
     with django_capture_on_commit_callbacks(execute=True), translation.override("de"):
         outbox.send_after_commit(to="a@x.test", template=test_templates, context=context)
-        assert broker_is_empty(real_broker)  # not before the commit
+        assert waiting_tasks(real_broker) == []  # not before the commit
     message = next_task(real_broker)
     assert message.name == "core.tasks.send_email"
     assert message.kwargs["language"] == "de"
@@ -102,7 +102,7 @@ def test_nothing_is_queued_when_the_change_rolls_back(
         outbox.send_after_commit(to="a@x.test", template=test_templates,
                                  context={"company": "X"}, language="en")  # fmt: skip
         raise RuntimeError("the change failed")
-    assert callbacks == [] and broker_is_empty(real_broker)
+    assert callbacks == [] and waiting_tasks(real_broker) == []
 
 
 @pytest.mark.parametrize(
@@ -147,11 +147,11 @@ def test_a_permanent_refusal_is_not_retried(real_broker):
     refused = pytest.raises(smtplib.SMTPRecipientsRefused)
     with ScriptedSmtp(b"550 no such user") as server, smtp_at(server.port), refused:
         call_as_worker(send_email, to="nobody@alpha.test", **EMAIL)
-    assert broker_is_empty(real_broker)  # dropped (and logged by Celery), not retried
+    assert waiting_tasks(real_broker) == []  # dropped (and logged by Celery), not retried
 
 
 def test_an_accepted_email_is_delivered_over_smtp(real_broker):
     with ScriptedSmtp(b"250 ok") as server, smtp_at(server.port):
         sent = call_as_worker(send_email, to="a@alpha.test", **EMAIL)
     assert sent == 1 and server.delivered == 1
-    assert broker_is_empty(real_broker)
+    assert waiting_tasks(real_broker) == []
