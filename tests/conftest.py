@@ -352,7 +352,23 @@ def _copy_spares_from_now_on() -> pytest.MonkeyPatch:
 LONG_MARKERS = ("slow", "browser", "faults")  # the longest kinds first
 
 
+# Modules that spend most of their time waiting (for processes they start, stop and
+# kill, back-offs, timeouts), not computing. Run at the same time on two workers, they
+# leave a core idle; so `make test` hands them to one worker, in a row, as one unit,
+# first, while the other workers run the modules that keep the cores busy.
+WAITING_MODULES = (
+    "tests/faults/test_worker_faults.py",
+    "tests/faults/test_supervise.py",
+    "tests/faults/test_redis_outage.py",
+    "tests/deploy/test_local_services.py",
+    "tests/ops/test_health.py",
+    "tests/test_worker.py",
+)
+
+
 def _length_rank(item: pytest.Item) -> int:
+    if item.nodeid.split("::", 1)[0] in WAITING_MODULES:
+        return -1
     found = [rank for rank, m in enumerate(LONG_MARKERS) if item.get_closest_marker(m)]
     return min(found, default=len(LONG_MARKERS))
 
@@ -360,6 +376,21 @@ def _length_rank(item: pytest.Item) -> int:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_length_rank)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadscope``, with ``WAITING_MODULES`` as one unit of work."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WaitersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::", 1)[0] in WAITING_MODULES:
+                return "waiting modules"
+            return super()._split_scope(nodeid)
+
+    return WaitersTogether(config, log)
 
 
 @pytest.fixture(autouse=True)
