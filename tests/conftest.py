@@ -248,16 +248,22 @@ def django_db_setup(
     Django's own parallel runner does, ``clone_test_db``): otherwise each worker
     migrates and fills its own, all at the same time, 10-15 s of CPU apiece. The built
     database stays for the next run, which copies it as it is while nothing it was built
-    from changed (``tests/template_database.py``)."""
+    from changed (``tests/template_database.py``). A run without workers (one file, say)
+    copies it too, as ``test_atrium_main``: it starts as fast, and leaves the shared
+    database for the next run. ``--reuse-db`` (the Citus lane's database, made with the
+    extension on every node) keeps pytest-django's own way."""
     from django.test.utils import setup_databases, teardown_databases
 
     verbosity = request.config.option.verbose
     keepdb = django_db_keepdb and not django_db_createdb
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     with django_db_blocker.unblock():
-        if worker:
+        if worker or not keepdb:
+            # The flag that says the shared database is ready lives for one run: in the
+            # run's temporary folder, which the workers' own folders are in.
+            base = tmp_path_factory.getbasetemp()
             db_cfg = _copy_of_a_shared_database(
-                worker, tmp_path_factory.getbasetemp().parent, verbosity, django_db_createdb
+                worker or "main", base.parent if worker else base, verbosity, django_db_createdb
             )
         else:
             db_cfg = setup_databases(
