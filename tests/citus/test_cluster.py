@@ -143,11 +143,13 @@ def test_move_tenant_command(committed, capsys):
 
 class _OrphanHolder(threading.Thread):
     """Holds the old copy of a just-moved tenant table open on its worker, as a query
-    still running there would, so that Citus cannot drop it for ``seconds``."""
+    still running there would, so that Citus cannot drop it for ``seconds``, or until
+    ``release`` is set, whichever comes first."""
 
     def __init__(self, schema_name: str, seconds: float) -> None:
         super().__init__(daemon=True)
         self.seconds = seconds
+        self.release = threading.Event()
         self.done_trying = threading.Event()
         self.held = False
         with connection.cursor() as cursor:
@@ -173,14 +175,15 @@ class _OrphanHolder(threading.Thread):
                 worker.execute(f"SELECT count(*) FROM {name}")
                 self.held = True
                 self.done_trying.set()
-                time.sleep(self.seconds)
+                self.release.wait(self.seconds)
         finally:
             self.done_trying.set()
 
 
 def _move_with_orphan_held(tenant: Tenant, seconds: float) -> tuple[Node, float]:
-    """Move ``tenant`` away, hold its old copy for ``seconds``, move it straight back.
-    Citus's own cleaner may drop the old copy before it is held (every 15 s): then again."""
+    """Move ``tenant`` away, hold its old copy for ``seconds`` (at most: no longer than the
+    move back takes), move it straight back. Citus's own cleaner may drop the old copy
+    before it is held (every 15 s): then again."""
     for _attempt in range(3):
         home = citus.node_of(tenant.schema_name)
         citus.tenant_move(actor=SYSTEM, tenant=tenant)
@@ -198,6 +201,7 @@ def _move_with_orphan_held(tenant: Tenant, seconds: float) -> tuple[Node, float]
     try:
         citus.tenant_move(actor=SYSTEM, tenant=tenant, to=home)
     finally:
+        holder.release.set()
         holder.join(timeout=30)
     return home, time.perf_counter() - started
 
@@ -215,8 +219,11 @@ def test_a_move_waits_for_the_old_copy_of_the_previous_move(committed):
 def test_a_move_gives_up_clearly_when_the_old_copy_stays_in_use(committed, monkeypatch):
     monkeypatch.setattr(citus, "MOVE_RETRY_DELAYS", (0.2, 0.2))
     tenant = Tenant.objects.get(slug="alpha")
+    # Held for as long as the move keeps trying: three attempts with their clean-ups
+    # take about 5 s, but 14 s on a loaded machine (seen in CI, when a 10 s hold ended
+    # first and the last attempt went through).
     with pytest.raises(ValidationError, match="still being cleaned up"):
-        _move_with_orphan_held(tenant, seconds=10.0)
+        _move_with_orphan_held(tenant, seconds=120.0)
     # Nothing changed: the tenant stays where the first move put it, and works.
     away = citus.node_of(tenant.schema_name)
     moves = AuditEvent.objects.filter(action="tenant.moved", tenant_id=tenant.pk)
