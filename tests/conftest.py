@@ -372,8 +372,12 @@ WAITING_MODULES = (
 )
 
 
+def _mostly_waits(nodeid: str) -> bool:
+    return nodeid.split("::", 1)[0] in WAITING_MODULES
+
+
 def _length_rank(item: pytest.Item) -> int:
-    if item.nodeid.split("::", 1)[0] in WAITING_MODULES:
+    if _mostly_waits(item.nodeid):
         return -1
     found = [rank for rank, m in enumerate(LONG_MARKERS) if item.get_closest_marker(m)]
     return min(found, default=len(LONG_MARKERS))
@@ -392,7 +396,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
     class WaitersTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.split("::", 1)[0] in WAITING_MODULES:
+            if _mostly_waits(nodeid):
                 return "waiting modules"
             return super()._split_scope(nodeid)
 
