@@ -8,7 +8,7 @@ database) and Redis db 13 (flushed at the end). Measures, in one run:
 - a real request that changes one row and audits it (POST /account/: the
   profile form, its service, one ``user.profile_updated`` event) against the same
   request with ``audit.services.record`` turned into a no-op. Two gunicorn
-  servers (one sync worker each, ``bench/audit_wsgi.py``) serve the same code
+  servers (one sync worker each, ``bench/_audit_wsgi.py``) serve the same code
   over loopback through the full middleware stack; the driver interleaves A/B
   rounds (alternating which goes first) and reports the median of the per-round
   means (target ratio <= 1.10). The same comparison in-process (Django test
@@ -73,7 +73,7 @@ def start_server(record: str) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "AUDIT_BENCH_RECORD": record}  # PYTHONPATH from _common
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--worker-class", "sync", "--log-level", "warning", "bench.audit_wsgi:application"],
+         "--worker-class", "sync", "--log-level", "warning", "bench._audit_wsgi:application"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 30
