@@ -50,6 +50,15 @@ CURSOR_PARAMS = [
         description="1 to 100 (default 25)",
     ),
 ]  # fmt: skip
+# The URLs take any text as an id, so that a malformed one gets the API's own 404 problem
+# rather than Django's page; the schema says what an id really is.
+STAFF_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="a member's id")
+INVITATION_ID = OpenApiParameter(
+    "id", int, OpenApiParameter.PATH, description="a pending invitation's id"
+)
+DOCUMENT_ID = OpenApiParameter(
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="a document's id"
+)
 IDEMPOTENCY_PARAM = OpenApiParameter(
     "Idempotency-Key",
     {"type": "string", "pattern": "^[!-~]{1,255}$"},
@@ -204,6 +213,7 @@ class StaffListView(ApiView):
         return Response(paged(request, s.UserSerializer(found, many=True).data, cursor))
 
 
+@extend_schema(parameters=[STAFF_ID])
 class StaffDetailView(ApiView):
     required_scopes = {"GET": "staff:read"}
 
@@ -212,6 +222,7 @@ class StaffDetailView(ApiView):
         return Response(s.UserSerializer(_member(request, pk)).data)
 
 
+@extend_schema(parameters=[STAFF_ID])
 class StaffRoleView(ApiView):
     required_scopes = {"POST": "staff:write"}
 
@@ -229,6 +240,7 @@ class StaffRoleView(ApiView):
         return Response(s.UserSerializer(user).data)
 
 
+@extend_schema(parameters=[STAFF_ID])
 class StaffStatusView(ApiView):
     # Deactivate or reactivate (``action_name`` from the URL).
 
@@ -289,6 +301,7 @@ class InvitationListView(ApiView):
         )
 
 
+@extend_schema(parameters=[INVITATION_ID])
 class InvitationActionView(ApiView):
     required_scopes = {"POST": "staff:write"}
     action_name = ""
@@ -449,6 +462,7 @@ def _document(pk, *, deleted_too: bool = False):
     return document
 
 
+@extend_schema(parameters=[DOCUMENT_ID])
 class DocumentDetailView(ApiView):
     required_scopes = {"GET": "documents:read", "PATCH": "documents:write",
                        "DELETE": "documents:write"}  # fmt: skip
@@ -484,6 +498,7 @@ class DocumentDetailView(ApiView):
         return Response(s.document_json(document))
 
 
+@extend_schema(parameters=[DOCUMENT_ID])
 class DocumentRestoreView(ApiView):
     required_scopes = {"POST": "documents:write"}
 
@@ -498,6 +513,7 @@ class DocumentRestoreView(ApiView):
         return Response(s.document_json(document))
 
 
+@extend_schema(parameters=[DOCUMENT_ID])
 class DocumentDownloadView(ApiView):
     required_scopes = {"GET": "documents:read"}
 
