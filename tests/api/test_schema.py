@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from api import limits
+from billing.models import Plan
 from core.principal import SYSTEM
 from signup.services import tenant_provision
 from tenants.models import Tenant
@@ -81,6 +82,8 @@ def test_schemathesis_finds_nothing(live_server, tmp_path, monkeypatch):
         actor=SYSTEM, slug="fuzz", name="Fuzz", owner_email="owner@fuzz.test",
         owner_password=PASSWORD,
     )  # fmt: skip
+    # On the Team plan: the trial's 5 seats would leave the fuzzer no invitation to make.
+    Tenant.objects.filter(slug="fuzz").update(plan=Plan.objects.get(code="team"))
     fuzz = Tenant.objects.get(slug="fuzz")
     owner = user_of(fuzz, "owner@fuzz.test")
     # Staff for the id-taking operations to find: the fuzzer draws small integers often,
