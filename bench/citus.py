@@ -141,7 +141,6 @@ def _coordinator_listens() -> bool:
 
 
 def _answer(value) -> None:
-    sys.stdout.flush()
     print(REPLY + json.dumps(value), flush=True)
 
 
@@ -166,7 +165,7 @@ def serve(target: str) -> None:
         _common.flush_redis()
         _common.setup()
         try:
-            Fleet(target, env, package, fleet_bench).serve()
+            Fleet(env, package, fleet_bench).serve()
         finally:
             from django.db import connections
 
@@ -182,10 +181,10 @@ def serve(target: str) -> None:
 class Fleet:
     """A target's fleet and the commands the parent times on it."""
 
-    def __init__(self, target: str, env: dict, package: Path, fleet_bench) -> None:
+    def __init__(self, env: dict, package: Path, fleet_bench) -> None:
         from tenants.models import Tenant
 
-        self.target, self.env, self.package, self.fleet_bench = target, env, package, fleet_bench
+        self.env, self.package, self.fleet_bench = env, package, fleet_bench
         _common.migrate_public()
         start = time.perf_counter()
         recipe = _common.SchemaRecipe()
